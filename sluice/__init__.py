@@ -1,0 +1,3 @@
+"""Sluice: a self-hosted Vertex AI Pipelines."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,224 @@
+"""The `sluice` command line: run, jobs list/get, logs. Thin: the work happens in jobs, runtime and store."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from sluice.config import Settings
+from sluice.domain.ir import Interface
+from sluice.domain.jsontypes import Json, JsonObject
+from sluice.domain.records import JobRecord, Snapshot, TaskKind
+from sluice.domain.resource import render_job
+from sluice.domain.spec import load_document, parse_spec
+from sluice.domain.states import PipelineState, TaskState
+from sluice.domain.submission import Submission
+from sluice.domain.values import parse_text
+from sluice.errors import InvalidArgument, SluiceError
+from sluice.jobs import submit
+from sluice.progress import log_tail, task_table
+from sluice.runtime.assembly import open_runtime
+from sluice.runtime.orchestrator import utc_now
+from sluice.store.store import Store
+
+app = typer.Typer(help="Sluice: run Kubeflow pipelines locally and serve them as Vertex AI PipelineJobs.",
+                  no_args_is_help=True, add_completion=False)
+jobs_app = typer.Typer(help="Inspect stored jobs.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
+err = Console(stderr=True)
+
+EXIT_FAILED, EXIT_INVALID, EXIT_CANCELLED = 1, 2, 130
+
+
+def _pairs(items: list[str], option: str) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidArgument(f"expected NAME=VALUE, got {item!r}", option)
+        result[key] = value
+    return result
+
+
+def _parameters(body: JsonObject | None, params_file: Path | None, pairs: dict[str, str],
+                interface: Interface) -> JsonObject:
+    """Parameter values: the body's runtimeConfig, then --params, then -p (each wins over the one before)."""
+    given: JsonObject = {}
+    config = (body or {}).get("runtimeConfig")
+    values = config.get("parameterValues") if isinstance(config, dict) else None
+    if isinstance(values, dict):
+        given.update(values)
+    if params_file is not None:
+        try:
+            loaded: Json = json.loads(params_file.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InvalidArgument(f"cannot read a JSON object from {params_file}: {exc}", "--params") from None
+        if not isinstance(loaded, dict):
+            raise InvalidArgument("must hold a JSON object of parameter values", "--params")
+        given.update(loaded)
+    for name, text in pairs.items():
+        declared = interface.parameters.get(name)
+        if declared is None:
+            known = ", ".join(sorted(interface.parameters)) or "none"
+            raise InvalidArgument(f"the pipeline has no input parameter {name!r} (it has: {known})", f"-p {name}")
+        given[name] = parse_text(text, declared.type, f"-p {name}")
+    return given
+
+
+@app.command()
+def run(
+    file: Annotated[Path, typer.Argument(help="Compiled pipeline (YAML or JSON) or a PipelineJob JSON body.")],
+    param: Annotated[list[str], typer.Option("-p", "--param", help="NAME=VALUE, parsed by the declared type.")] = [],  # noqa: B006
+    params: Annotated[Path | None, typer.Option("--params", help="JSON file of parameter values.")] = None,
+    output_dir: Annotated[str | None, typer.Option("--output-dir", help="Artifact root URI.")] = None,
+    job_id: Annotated[str | None, typer.Option("--job-id")] = None,
+    display_name: Annotated[str | None, typer.Option("--display-name")] = None,
+    label: Annotated[list[str], typer.Option("--label", help="KEY=VALUE")] = [],  # noqa: B006
+    max_parallel: Annotated[int | None, typer.Option("--max-parallel", min=1)] = None,
+    fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Start no task after a failure.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print only the final PipelineJob JSON on stdout.")] = False,
+) -> None:
+    """Run a pipeline on this machine and wait for it to end."""
+    settings = Settings() if max_parallel is None else Settings(max_parallel=max_parallel)
+    try:
+        text = file.read_text()
+    except OSError as exc:
+        err.print(f"[red]error:[/] cannot read {file}: {exc.strerror}")
+        raise typer.Exit(EXIT_INVALID) from None
+    try:
+        spec_doc, body = load_document(text)
+        spec = parse_spec(spec_doc)
+        given = _parameters(body, params, _pairs(param, "-p"), spec.root.inputs)
+        config: JsonObject = dict((body or {}).get("runtimeConfig") or {})  # type: ignore[arg-type]
+        config["parameterValues"] = given
+        if fail_fast:
+            config["failurePolicy"] = "PIPELINE_FAILURE_POLICY_FAIL_FAST"
+        sub = Submission(spec=spec, runtime_config=config, job_id=job_id, display_name=display_name,
+                         labels=_pairs(label, "--label"), output_dir=output_dir)
+        runtime = open_runtime(settings)
+        job = submit(runtime.store, settings, sub, utc_now())
+    except SluiceError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(EXIT_INVALID) from None
+    final = _watch(runtime.store, job, lambda: runtime.orchestrator.run_job(job.job_id))
+    runtime.close()
+    if as_json:
+        sys.stdout.write(json.dumps(render_job(final.job, final.tasks), indent=2) + "\n")
+    _report(final)
+    raise typer.Exit(_exit_code(final.job))
+
+
+def _watch(store: Store, job: JobRecord, drive: Callable[[], object]) -> Snapshot:
+    """Drive the job in a thread while the table refreshes; Ctrl-C asks the store to cancel it."""
+    worker = threading.Thread(target=drive, name="sluice-orchestrator", daemon=True)
+    worker.start()
+    interrupted = False
+    with Live(console=err, refresh_per_second=8, transient=False) as live:
+        while worker.is_alive():
+            try:
+                worker.join(timeout=0.15)
+                live.update(task_table(store.snapshot(job.job_id), utc_now()))
+            except KeyboardInterrupt:
+                if not interrupted:
+                    interrupted = True
+                    err.print("[yellow]cancelling: terminating running tasks…[/]")
+                    store.request_cancel(job.job_id, utc_now())
+        final = store.snapshot(job.job_id)
+        live.update(task_table(final, utc_now()))
+    err.print()
+    return final
+
+
+def _report(final: Snapshot) -> None:
+    job = final.job
+    for task in final.tasks:
+        if task.kind is not TaskKind.DAG and task.state is TaskState.FAILED:
+            err.print(f"[bold red]task {task.name} failed:[/] {(task.error or {}).get('message', '')}")
+            tail = log_tail(str(task.detail.get("lastLog", "")))
+            if tail:
+                err.print(f"[dim]--- last log lines of {task.name} ---[/]")
+                err.print(tail, markup=False, highlight=False)
+    if job.error:
+        err.print(f"[bold]{job.state.name}[/]: {job.error.get('message', '')}")
+    else:
+        err.print(f"[bold]{job.state.name}[/] {job.name}")
+
+
+def _exit_code(job: JobRecord) -> int:
+    return {PipelineState.SUCCEEDED: 0, PipelineState.CANCELLED: EXIT_CANCELLED}.get(job.state, EXIT_FAILED)
+
+
+def _open_store() -> Store:
+    return Store(Settings().db_url)
+
+
+def _find(store: Store, name: str) -> JobRecord:
+    return store.get_job(name.rsplit("/", 1)[-1])
+
+
+@jobs_app.command("list")
+def jobs_list(limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
+    """The newest jobs."""
+    store = _open_store()
+    table = Table("job", "display name", "state", "created", "ended")
+    for job in store.list_jobs(limit=limit):
+        table.add_row(job.job_id, job.display_name, job.state.name, job.create_time.isoformat(timespec="seconds"),
+                      job.end_time.isoformat(timespec="seconds") if job.end_time else "")
+    Console().print(table)
+
+
+@jobs_app.command("get")
+def jobs_get(
+    name: Annotated[str, typer.Argument(help="Job id or full resource name.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """One job: its tasks, or the PipelineJob JSON."""
+    store = _open_store()
+    try:
+        snapshot = store.snapshot(_find(store, name).job_id)
+    except SluiceError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(EXIT_INVALID) from None
+    if as_json:
+        sys.stdout.write(json.dumps(render_job(snapshot.job, snapshot.tasks), indent=2) + "\n")
+    else:
+        Console().print(task_table(snapshot, utc_now()))
+
+
+@app.command()
+def logs(
+    job: Annotated[str, typer.Argument(help="Job id or full resource name.")],
+    task: Annotated[str | None, typer.Argument(help="Task name or id; all tasks when left out.")] = None,
+) -> None:
+    """Print the logs of a job's task attempts (kept after the tasks end)."""
+    settings = Settings()
+    store = Store(settings.db_url)
+    try:
+        snapshot = store.snapshot(_find(store, job).job_id)
+    except SluiceError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(EXIT_INVALID) from None
+    chosen = [t for t in snapshot.tasks if t.kind is not TaskKind.DAG
+              and (task is None or task in (t.name, t.key, str(t.task_id)))]
+    if task is not None and not chosen:
+        err.print(f"[red]error:[/] job {snapshot.job.job_id} has no task {task!r}")
+        raise typer.Exit(EXIT_INVALID)
+    for t in chosen:
+        for path in sorted((settings.root / "logs" / snapshot.job.job_id / str(t.task_id)).glob("attempt-*.log")):
+            if task is None:
+                sys.stdout.write(f"==> {t.name} ({path.stem}) <==\n")
+            sys.stdout.write(path.read_text(errors="replace"))
+
+
+def main() -> None:
+    """Entry point of the `sluice` console script."""
+    app()

@@ -1,0 +1,69 @@
+"""Settings: one object built at the entry point and passed down (env prefix SLUICE_)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_root() -> Path:
+    return Path.home() / ".sluice"
+
+
+class Settings(BaseSettings):
+    """Where Sluice keeps its state and how it runs tasks."""
+
+    model_config = SettingsConfigDict(env_prefix="SLUICE_", extra="ignore")
+
+    root: Path = Field(default_factory=_default_root)
+    """Artifacts (default output dir), logs, task working dirs, task environments and the SQLite file."""
+    envs_dir: Path | None = None
+    """Task environments (virtualenvs, reused across runs); default `{root}/envs`."""
+    db_url: str = ""
+    """SQLAlchemy URL; empty means the SQLite file `{root}/sluice.db`."""
+    executor: str = "local"
+    max_parallel: int = Field(default_factory=lambda: os.cpu_count() or 1)
+    project: str = "local"
+    location: str = "local"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    ray_address: str = ""
+    cancel_grace_seconds: float = 10.0
+
+    @field_validator("root", "envs_dir")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        return value.expanduser().absolute() if value is not None else None
+
+    @field_validator("db_url")
+    @classmethod
+    def _normalise_db_url(cls, value: str) -> str:
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value.removeprefix(prefix)
+        return value
+
+    @field_validator("max_parallel")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("max_parallel must be at least 1")
+        return value
+
+    @field_validator("executor")
+    @classmethod
+    def _known_executor(cls, value: str) -> str:
+        if value != "local":
+            raise ValueError(f"unknown executor {value!r}; this version runs tasks with 'local'")
+        return value
+
+    @model_validator(mode="after")
+    def _sqlite_default(self) -> Settings:
+        if not self.db_url:
+            self.db_url = f"sqlite:///{self.root / 'sluice.db'}"
+        if self.envs_dir is None:
+            self.envs_dir = self.root / "envs"
+        return self

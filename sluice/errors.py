@@ -1,0 +1,65 @@
+"""Errors Sluice raises about its input, carrying a google.rpc code and the field at fault."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class Code(IntEnum):
+    """google.rpc.Code values used by Sluice."""
+
+    OK = 0
+    CANCELLED = 1
+    UNKNOWN = 2
+    INVALID_ARGUMENT = 3
+    NOT_FOUND = 5
+    ALREADY_EXISTS = 6
+    FAILED_PRECONDITION = 9
+    ABORTED = 10
+    INTERNAL = 13
+
+
+class SluiceError(Exception):
+    """Base error: a google.rpc code, a message that names the fix, and the field path when input was wrong."""
+
+    code: Code = Code.UNKNOWN
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        self.message = message
+        self.field = field
+        super().__init__(f"{field}: {message}" if field else message)
+
+    def at(self, prefix: str) -> SluiceError:
+        """The same error with `prefix` put in front of its field path."""
+        field = f"{prefix}.{self.field}" if self.field else prefix
+        return type(self)(self.message, field)
+
+
+class InvalidArgument(SluiceError):
+    """The request or the pipeline is wrong; nothing was run or stored."""
+
+    code = Code.INVALID_ARGUMENT
+
+
+class NotFound(SluiceError):
+    """The named job, task or operation does not exist."""
+
+    code = Code.NOT_FOUND
+
+
+class AlreadyExists(SluiceError):
+    """A resource with that id exists already."""
+
+    code = Code.ALREADY_EXISTS
+
+
+class FailedPrecondition(SluiceError):
+    """The resource is in a state that does not allow the request."""
+
+    code = Code.FAILED_PRECONDITION
+
+
+class Aborted(SluiceError):
+    """A concurrent change won a compare-and-set; the caller may retry."""
+
+    code = Code.ABORTED

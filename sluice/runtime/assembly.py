@@ -1,0 +1,35 @@
+"""Building the running parts from Settings: store, environments, executor, launcher, orchestrator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sluice.config import Settings
+from sluice.runtime.environments import Environments
+from sluice.runtime.executors.local import LocalExecutor
+from sluice.runtime.launcher import Launcher
+from sluice.runtime.orchestrator import Orchestrator
+from sluice.store.store import Store
+
+
+@dataclass
+class Runtime:
+    """The parts one Sluice process runs jobs with."""
+
+    store: Store
+    launcher: Launcher
+    orchestrator: Orchestrator
+
+    def close(self) -> None:
+        """Release threads and connections."""
+        self.orchestrator.close()
+        self.store.close()
+
+
+def open_runtime(settings: Settings) -> Runtime:
+    """The runtime for `settings` (the store's schema is upgraded on open)."""
+    settings.root.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.db_url)
+    envs = Environments(settings.envs_dir or settings.root / "envs")
+    launcher = Launcher(settings.root, LocalExecutor(), envs, settings.cancel_grace_seconds)
+    return Runtime(store, launcher, Orchestrator(store, launcher, settings.max_parallel))

@@ -1,0 +1,97 @@
+"""Task environments: an isolated virtualenv per (image, SDK version), created once and reused.
+
+A lightweight component's command pip-installs `kfp==<sdk version> --no-deps` before it runs. Run
+against Sluice's own interpreter that would install into Sluice's environment; here every task runs
+with a venv's `bin/` first on PATH, and the venv already holds the SDK version the IR names in
+`sdkVersion`, so the component's own install is a no-op that touches only the venv. The image is
+recorded, not pulled: no container runtime is assumed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import re
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import uv
+
+_READY = ".sluice-ready"
+# Variables of Sluice's own interpreter that must not leak into a task's interpreter.
+_SCRUB = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "CONDA_PREFIX", "PIP_TARGET", "PIP_PREFIX")
+
+
+class EnvironmentFailure(Exception):
+    """A task environment could not be created (the task fails with this message)."""
+
+
+@dataclass(frozen=True)
+class TaskEnvironment:
+    """A ready virtualenv for tasks."""
+
+    path: Path
+
+    @property
+    def bin_dir(self) -> Path:
+        """The venv's executables directory."""
+        return self.path / "bin"
+
+    def variables(self, base: dict[str, str]) -> dict[str, str]:
+        """`base` with the venv activated and Sluice's own interpreter settings removed."""
+        env = {k: v for k, v in base.items() if k not in _SCRUB}
+        env["PATH"] = f"{self.bin_dir}{os.pathsep}{base.get('PATH', os.defpath)}"
+        env["VIRTUAL_ENV"] = str(self.path)
+        env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+        return env
+
+
+def _sdk_requirement(sdk_version: str) -> str | None:
+    match = re.fullmatch(r"kfp-(\d+\.\d+\.\d+\S*)", sdk_version)
+    return f"kfp=={match.group(1)}" if match else None
+
+
+class Environments:
+    """Creates and caches task environments under one directory."""
+
+    def __init__(self, root: Path, python: str = sys.executable) -> None:
+        self.root = root
+        self.python = python
+        self._lock = threading.Lock()
+        self._ready: dict[str, TaskEnvironment] = {}
+
+    def for_task(self, image: str, sdk_version: str) -> TaskEnvironment:
+        """The environment for tasks of `image` compiled by `sdk_version`, created on first use."""
+        requirement = _sdk_requirement(sdk_version)
+        key = hashlib.sha256(f"{image}\0{requirement}\0{sys.version_info[:2]}".encode()).hexdigest()[:16]
+        with self._lock:
+            if key in self._ready:
+                return self._ready[key]
+            env = TaskEnvironment(self.root / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', image)[:40]}-{key}")
+            self._create(env, requirement)
+            self._ready[key] = env
+            return env
+
+    def _create(self, env: TaskEnvironment, requirement: str | None) -> None:
+        env.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(f"{env.path}.lock", "w") as lock:  # another Sluice process may be creating it too
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if (env.path / _READY).exists():
+                return
+            uv_bin = uv.find_uv_bin()
+            self._run([uv_bin, "venv", "--quiet", "--seed", "--allow-existing", "--python", self.python,
+                       str(env.path)])
+            if requirement:
+                self._run([uv_bin, "pip", "install", "--quiet", "--python", str(env.bin_dir / "python"),
+                           requirement, "--no-deps"])
+            (env.path / _READY).write_text(requirement or "")
+
+    @staticmethod
+    def _run(argv: list[str]) -> None:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise EnvironmentFailure(f"creating the task environment failed: {' '.join(argv)}: {done.stderr.strip()}")

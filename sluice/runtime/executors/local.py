@@ -1,0 +1,58 @@
+"""Local subprocesses, each in its own process group so that a task's children end with it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+from dataclasses import dataclass
+
+from sluice.runtime.executors.base import Handle, ProcessSpec
+
+
+@dataclass
+class LocalHandle:
+    """A local process and its process group."""
+
+    process: subprocess.Popen[bytes]
+
+    @property
+    def ident(self) -> str:
+        """The pid."""
+        return f"local-process/{self.process.pid}"
+
+
+def _kill_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+class LocalExecutor:
+    """Runs each task attempt as a subprocess of this server."""
+
+    def start(self, spec: ProcessSpec) -> LocalHandle:
+        """Start `spec.argv` in a new session (own process group), output to the log file."""
+        spec.log_path.parent.mkdir(parents=True, exist_ok=True)
+        spec.cwd.mkdir(parents=True, exist_ok=True)
+        with open(spec.log_path, "ab", buffering=0) as log:
+            process = subprocess.Popen(
+                list(spec.argv), env=dict(spec.env), cwd=spec.cwd, stdin=subprocess.DEVNULL,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        return LocalHandle(process)
+
+    def wait(self, handle: Handle) -> int:
+        """Wait for the process, then remove whatever it left running in its group."""
+        assert isinstance(handle, LocalHandle)
+        code = handle.process.wait()
+        _kill_group(handle.process.pid, signal.SIGKILL)
+        return code
+
+    def terminate(self, handle: Handle, grace_seconds: float) -> None:
+        """SIGTERM the group; SIGKILL it if the process outlives the grace period."""
+        assert isinstance(handle, LocalHandle)
+        _kill_group(handle.process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            handle.process.wait(timeout=grace_seconds)
+        _kill_group(handle.process.pid, signal.SIGKILL)

@@ -1,0 +1,277 @@
+"""The Store: jobs and tasks in SQL. Every state write is a compare-and-set; reads return domain records."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection, Engine
+
+from sluice.domain.actions import Action, Launch, NewTask, SetJob, SetTask, Terminate
+from sluice.domain.records import JobRecord, Snapshot, StatusEntry, TaskKind, TaskRecord, Values
+from sluice.domain.states import PipelineState, TaskState, check_job_move, check_task_move
+from sluice.errors import Aborted, AlreadyExists, FailedPrecondition, NotFound
+from sluice.store.tables import labels, pipeline_jobs, task_status_history, tasks
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # SQLite hands timestamps back without a zone; everything Sluice writes is UTC.
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest revision (Alembic; the same migrations on SQLite and PostgreSQL)."""
+    config = Config(str(_MIGRATIONS / "alembic.ini"))
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+
+class Store:
+    """Jobs, their tasks and each task's status history."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = _engine(url)
+        upgrade(self.engine)
+
+    def close(self) -> None:
+        """Release the connections."""
+        self.engine.dispose()
+
+    def create_job(self, job: JobRecord) -> JobRecord:
+        """Store a new job (QUEUED); AlreadyExists when the id is taken."""
+        with self.engine.begin() as conn:
+            if conn.execute(sa.select(pipeline_jobs.c.job_id).where(pipeline_jobs.c.job_id == job.job_id)).first():
+                raise AlreadyExists(f"a pipeline job with id {job.job_id!r} exists already", "pipelineJobId")
+            conn.execute(pipeline_jobs.insert().values(**_job_row(job)))
+            if job.labels:
+                conn.execute(labels.insert(), [{"job_id": job.job_id, "key": k, "value": v}
+                                               for k, v in job.labels.items()])
+        return job
+
+    def get_job(self, job_id: str) -> JobRecord:
+        """The job `job_id`; NotFound when there is none."""
+        with self.engine.connect() as conn:
+            return _read_job(conn, job_id)
+
+    def list_jobs(self, parent: str | None = None, limit: int = 100) -> list[JobRecord]:
+        """Jobs, newest first."""
+        query = sa.select(pipeline_jobs.c.job_id).order_by(
+            pipeline_jobs.c.create_time.desc(), pipeline_jobs.c.job_id
+        ).limit(limit)
+        if parent is not None:
+            query = query.where(pipeline_jobs.c.parent == parent)
+        with self.engine.connect() as conn:
+            return [_read_job(conn, row.job_id) for row in conn.execute(query)]
+
+    def snapshot(self, job_id: str) -> Snapshot:
+        """The job and all of its tasks, with their status histories."""
+        with self.engine.connect() as conn:
+            job = _read_job(conn, job_id)
+            history: dict[int, list[StatusEntry]] = {}
+            h = task_status_history
+            for row in conn.execute(sa.select(h).where(h.c.job_id == job_id).order_by(h.c.id)):
+                history.setdefault(row.task_id, []).append(
+                    StatusEntry(_utc(row.update_time) or row.update_time, TaskState(row.state), row.error)
+                )
+            rows = conn.execute(sa.select(tasks).where(tasks.c.job_id == job_id).order_by(tasks.c.seq))
+            return Snapshot(job, tuple(_task(row, history.get(row.task_id, [])) for row in rows))
+
+    def request_cancel(self, job_id: str, now: datetime) -> JobRecord:
+        """Mark the job for cancellation; the planner carries it out. A finished job → FailedPrecondition."""
+        with self.engine.begin() as conn:
+            job = _read_job(conn, job_id)
+            if job.state.terminal:
+                raise FailedPrecondition(
+                    f"the pipeline job {job.name} is in state {job.state.value} and cannot be cancelled"
+                )
+            conn.execute(pipeline_jobs.update().where(pipeline_jobs.c.job_id == job_id)
+                         .values(cancel_requested=True, update_time=now))
+            return _read_job(conn, job_id)
+
+    def apply(self, job_id: str, actions: Sequence[Action], now: datetime) -> None:
+        """Apply the planner's actions in one transaction; Aborted (nothing written) if any CAS fails."""
+        if not actions:
+            return
+        with self.engine.begin() as conn:
+            seq = conn.execute(sa.select(sa.func.coalesce(sa.func.max(tasks.c.seq), 0))
+                               .where(tasks.c.job_id == job_id)).scalar_one()
+            for action in actions:
+                if isinstance(action, NewTask):
+                    seq += 1
+                    _insert_task(conn, job_id, seq, action, now)
+                else:
+                    _update(conn, job_id, action, now)
+            conn.execute(pipeline_jobs.update().where(pipeline_jobs.c.job_id == job_id).values(update_time=now))
+
+
+def _job_row(job: JobRecord) -> dict[str, Any]:
+    return {
+        "job_id": job.job_id,
+        "numeric_id": job.numeric_id,
+        "parent": job.name.rsplit("/pipelineJobs/", 1)[0],
+        "uuid": job.uuid,
+        "display_name": job.display_name,
+        "pipeline_name": job.pipeline_name,
+        "template_uri": "",
+        "state": job.state.value,
+        "create_time": job.create_time,
+        "update_time": job.update_time,
+        "start_time": job.start_time,
+        "end_time": job.end_time,
+        "spec": job.spec,
+        "runtime_config": job.runtime_config,
+        "parameters": job.parameters,
+        "output_dir": job.output_dir,
+        "error": job.error,
+        "cancel_requested": job.cancel_requested,
+        "fail_fast": job.fail_fast,
+    }
+
+
+def _read_job(conn: Connection, job_id: str) -> JobRecord:
+    row = conn.execute(sa.select(pipeline_jobs).where(pipeline_jobs.c.job_id == job_id)).first()
+    if row is None:
+        raise NotFound(f"pipeline job {job_id!r} not found")
+    job_labels = {
+        r.key: r.value for r in conn.execute(sa.select(labels).where(labels.c.job_id == job_id).order_by(labels.c.key))
+    }
+    return JobRecord(
+        job_id=row.job_id,
+        numeric_id=row.numeric_id,
+        name=f"{row.parent}/pipelineJobs/{row.job_id}",
+        uuid=row.uuid,
+        display_name=row.display_name,
+        pipeline_name=row.pipeline_name,
+        state=PipelineState(row.state),
+        create_time=_utc(row.create_time) or row.create_time,
+        update_time=_utc(row.update_time) or row.update_time,
+        start_time=_utc(row.start_time),
+        end_time=_utc(row.end_time),
+        spec=row.spec,
+        runtime_config=row.runtime_config,
+        parameters=row.parameters,
+        output_dir=row.output_dir,
+        labels=job_labels,
+        error=row.error,
+        cancel_requested=row.cancel_requested,
+        fail_fast=row.fail_fast,
+    )
+
+
+def _task(row: Any, history: list[StatusEntry]) -> TaskRecord:
+    return TaskRecord(
+        task_id=row.task_id,
+        job_id=row.job_id,
+        seq=row.seq,
+        parent_id=row.parent_id,
+        key=row.key,
+        name=row.name,
+        component=row.component,
+        kind=TaskKind(row.kind),
+        state=TaskState(row.state),
+        create_time=_utc(row.create_time) or row.create_time,
+        start_time=_utc(row.start_time),
+        end_time=_utc(row.end_time),
+        attempt=row.attempt,
+        inputs=Values.from_json(row.inputs),
+        outputs=Values.from_json(row.outputs),
+        error=row.error,
+        detail=row.detail,
+        history=tuple(history),
+    )
+
+
+def _insert_task(conn: Connection, job_id: str, seq: int, task: NewTask, now: datetime) -> None:
+    terminal = task.state.terminal
+    try:
+        conn.execute(tasks.insert().values(
+            task_id=task.task_id, job_id=job_id, seq=seq, parent_id=task.parent_id, key=task.key,
+            name=task.name, component=task.component, kind=task.kind.value, state=task.state.value,
+            create_time=now, start_time=now if task.state is TaskState.RUNNING or terminal else None,
+            end_time=now if terminal else None, attempt=0, inputs=task.inputs.to_json(),
+            outputs=task.outputs.to_json(), error=task.error, detail=task.detail,
+        ))
+    except sa.exc.IntegrityError:
+        raise Aborted(f"task {task.task_id} was created concurrently") from None
+    _history(conn, job_id, task.task_id, task.state, task.error, now)
+
+
+def _history(conn: Connection, job_id: str, task_id: int, state: TaskState, err: Any, now: datetime) -> None:
+    conn.execute(task_status_history.insert().values(
+        task_id=task_id, job_id=job_id, update_time=now, state=state.value, error=err))
+
+
+def _update(conn: Connection, job_id: str, action: Action, now: datetime) -> None:
+    if isinstance(action, SetJob):
+        check_job_move(action.expected, action.state)
+        values: dict[str, Any] = {"state": action.state.value, "update_time": now}
+        if action.state is PipelineState.RUNNING:
+            values["start_time"] = now
+        if action.state.terminal:
+            values["end_time"] = now
+        if action.error is not None:
+            values["error"] = action.error
+        _cas(conn, pipeline_jobs, pipeline_jobs.c.job_id == job_id, action.expected.value, values)
+        return
+    if isinstance(action, Launch):
+        _set_task(conn, job_id, SetTask(action.task_id, TaskState.PENDING, TaskState.RUNNING), now,
+                  {"attempt": tasks.c.attempt + 1})
+    elif isinstance(action, Terminate):
+        _set_task(conn, job_id, SetTask(action.task_id, TaskState.RUNNING, TaskState.CANCEL_PENDING), now, {})
+    elif isinstance(action, SetTask):
+        _set_task(conn, job_id, action, now, {})
+
+
+def _set_task(conn: Connection, job_id: str, action: SetTask, now: datetime, extra: dict[str, Any]) -> None:
+    check_task_move(action.expected, action.state)
+    values: dict[str, Any] = {"state": action.state.value, **extra}
+    if action.state is TaskState.RUNNING:
+        values["start_time"] = now
+        values["end_time"] = None
+    if action.state.terminal:
+        values["end_time"] = now
+    if action.outputs is not None:
+        values["outputs"] = action.outputs.to_json()
+    if action.error is not None:
+        values["error"] = action.error
+    if action.detail is not None:
+        values["detail"] = action.detail
+    where = sa.and_(tasks.c.task_id == action.task_id, tasks.c.job_id == job_id)
+    _cas(conn, tasks, where, action.expected.value, values)
+    _history(conn, job_id, action.task_id, action.state, action.error, now)
+
+
+def _cas(conn: Connection, table: sa.Table, where: Any, expected: str, values: dict[str, Any]) -> None:
+    result = conn.execute(table.update().where(where, table.c.state == expected).values(**values))
+    if result.rowcount != 1:
+        raise Aborted(f"{table.name}: the row is no longer in state {expected}")

@@ -1,0 +1,88 @@
+"""The tables (SQLAlchemy Core). Alembic migrations in migrations/ create and evolve them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+pipeline_jobs = Table(
+    "pipeline_jobs",
+    metadata,
+    Column("job_id", String(128), primary_key=True),
+    Column("numeric_id", BigInteger, nullable=False, unique=True),
+    Column("parent", String(512), nullable=False, index=True),  # projects/{p}/locations/{l}
+    Column("uuid", String(36), nullable=False),
+    Column("display_name", String(512), nullable=False, index=True),
+    Column("pipeline_name", String(512), nullable=False, index=True),
+    Column("template_uri", String(2048), nullable=False, default="", index=True),
+    Column("state", String(40), nullable=False, index=True),
+    Column("create_time", DateTime(timezone=True), nullable=False, index=True),
+    Column("update_time", DateTime(timezone=True), nullable=False, index=True),
+    Column("start_time", DateTime(timezone=True)),
+    Column("end_time", DateTime(timezone=True), index=True),
+    Column("spec", JSON, nullable=False),
+    Column("runtime_config", JSON, nullable=False),
+    Column("parameters", JSON, nullable=False),
+    Column("output_dir", Text, nullable=False),
+    Column("error", JSON),
+    Column("cancel_requested", Boolean, nullable=False, default=False),
+    Column("fail_fast", Boolean, nullable=False, default=False),
+)
+
+labels = Table(
+    "labels",
+    metadata,
+    Column("job_id", String(128), ForeignKey("pipeline_jobs.job_id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(63), primary_key=True),
+    Column("value", String(63), nullable=False),
+    Index("ix_labels_key_value", "key", "value"),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("task_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("job_id", String(128), ForeignKey("pipeline_jobs.job_id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("parent_id", BigInteger),
+    Column("key", String(512), nullable=False),
+    Column("name", String(512), nullable=False),
+    Column("component", String(512), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("state", String(24), nullable=False),
+    Column("create_time", DateTime(timezone=True), nullable=False),
+    Column("start_time", DateTime(timezone=True)),
+    Column("end_time", DateTime(timezone=True)),
+    Column("attempt", Integer, nullable=False, default=0),
+    Column("inputs", JSON, nullable=False),
+    Column("outputs", JSON, nullable=False),
+    Column("error", JSON),
+    Column("detail", JSON, nullable=False),
+    Index("ix_tasks_job_seq", "job_id", "seq"),
+)
+
+task_status_history = Table(
+    "task_status_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("task_id", BigInteger, ForeignKey("tasks.task_id", ondelete="CASCADE"), nullable=False),
+    Column("job_id", String(128), ForeignKey("pipeline_jobs.job_id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("update_time", DateTime(timezone=True), nullable=False),
+    Column("state", String(24), nullable=False),
+    Column("error", JSON),
+)
