@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+from kfp import compiler
 
 from sluice.config import Settings
 from sluice.domain.records import Snapshot
@@ -33,8 +34,6 @@ def compile_pipeline(tmp_path: Path) -> Compile:
     """Compile a @dsl.pipeline function with the real kfp compiler and return the IR as a dict."""
 
     def _compile(pipeline: Any, **kwargs: Any) -> dict[str, Any]:
-        from kfp import compiler
-
         path = tmp_path / f"{pipeline.name}.yaml"
         compiler.Compiler().compile(pipeline, str(path), **kwargs)
         spec: dict[str, Any] = yaml.safe_load(path.read_text())

@@ -195,7 +195,7 @@ def _dag(spec: Any, path: str) -> Dag:
         name: tuple(OutputSelector(s.producer_subtask, s.output_artifact_key) for s in out.artifact_selectors)
         for name, out in spec.outputs.artifacts.items()
     }
-    tasks = {key: _task(key, task, f"{path}.tasks.{key}") for key, task in spec.tasks.items()}
+    tasks = {key: _task(key, task, f"{path}.tasks.{key}") for key, task in sorted(spec.tasks.items())}
     return Dag(tasks=tasks, parameter_outputs=params, artifact_outputs=artifacts)
 
 
@@ -275,10 +275,11 @@ def _check_dag(view: PipelineSpecView, comp: Component, path: str) -> None:
         return
     tasks = comp.dag.tasks
     graph: dict[str, set[str]] = {}
-    for key, task in tasks.items():
-        where = f"{path}.dag.tasks.{key}"
+    for key, task in sorted(tasks.items()):
         if task.component not in view.components:
-            raise InvalidArgument(f"no component {task.component!r}", f"{where}.componentRef.name")
+            raise InvalidArgument(f"no component {task.component!r}", f"{path}.dag.tasks.{key}.componentRef.name")
+    for key, task in sorted(tasks.items()):
+        where = f"{path}.dag.tasks.{key}"
         graph[key] = set(task.dependent_tasks)
         for index, dep in enumerate(task.dependent_tasks):
             if dep not in tasks:
