@@ -93,6 +93,14 @@ class Store:
         with self.engine.connect() as conn:
             return [_read_job(conn, row.job_id) for row in conn.execute(query)]
 
+    def active_job_ids(self) -> list[str]:
+        """Ids of the jobs that have not ended yet, oldest first (what an orchestrator has to drive)."""
+        done = [s.value for s in PipelineState if s.terminal]
+        query = sa.select(pipeline_jobs.c.job_id).where(pipeline_jobs.c.state.not_in(done)).order_by(
+            pipeline_jobs.c.create_time, pipeline_jobs.c.job_id)
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
     def snapshot(self, job_id: str) -> Snapshot:
         """The job and all of its tasks, with their status histories."""
         with self.engine.connect() as conn:
