@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
+from sluice.domain.conditions import ExpressionError, select
 from sluice.domain.ir import Component, ParamSource, PipelineSpecView, TaskSpec
 from sluice.domain.jsontypes import Json, JsonObject
 from sluice.domain.placeholders import PlaceholderError, resolve_value
@@ -62,6 +64,11 @@ def resolve_inputs(
             constants[name] = src.constant
             continue
         found, value = _param_value(job, src, parent, siblings)
+        if found and src.selector:
+            try:
+                value = select(src.selector, value)
+            except ExpressionError as exc:
+                raise InputError(f"input {name!r}: {exc}") from None
         if found:
             params[name] = value
     placeholders = job_placeholders(job, task.name, task_id)
@@ -77,8 +84,7 @@ def _param_value(
     job: JobRecord, src: ParamSource, parent: TaskRecord, siblings: Mapping[str, TaskRecord]
 ) -> tuple[bool, Json]:
     if src.component_input is not None:
-        params = parent.inputs.parameters
-        return (src.component_input in params, params.get(src.component_input))
+        return _from_parent(parent.inputs.parameters, src.component_input)
     if src.final_status_of is not None:
         return True, final_status(job, siblings[src.final_status_of])
     if src.producer is not None:
@@ -86,6 +92,23 @@ def _param_value(
         if producer is None or src.output_key not in producer.outputs.parameters:
             return False, None
         return True, producer.outputs.parameters[src.output_key or ""]
+    return False, None
+
+
+def _from_parent(params: JsonObject, name: str) -> tuple[bool, Json]:
+    if name in params:
+        return True, params[name]
+    # kfp quirk: an f-string over a loop item's field refers to `<item input>-subvar-<field>`, which the
+    # compiler never declares; the value is that field of the item.
+    base, sep, field = name.rpartition("-subvar-")
+    item = params.get(base)
+    if sep and isinstance(item, str):
+        try:
+            item = json.loads(item)
+        except json.JSONDecodeError:
+            return False, None
+    if sep and isinstance(item, dict) and field in item:
+        return True, item[field]
     return False, None
 
 

@@ -93,6 +93,17 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True)
+class Iterator:
+    """parameterIterator / artifactIterator of a ParallelFor task, with its iteratorPolicy."""
+
+    item_input: str  # the loop DAG's input that receives one item per iteration
+    raw_items: str | None = None  # items.raw: a JSON list as a string
+    input_name: str | None = None  # items.inputParameter / items.inputArtifact: a loop DAG input
+    over_artifacts: bool = False
+    parallelism: int = 0  # 0: unlimited
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """One task of a DAG."""
 
@@ -107,6 +118,7 @@ class TaskSpec:
     retry: RetryPolicy | None
     condition: str
     all_upstream_completed: bool
+    iterator: Iterator | None = None
 
 
 @dataclass(frozen=True)

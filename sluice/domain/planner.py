@@ -1,8 +1,9 @@
-"""plan(snapshot, spec, slots) → the next actions for one job. The only place that decides.
+"""plan(snapshot, spec, slots, now) → the next actions for one job. The only place that decides.
 
 Like graphlib's TopologicalSorter it hands out work step by step: every call looks at the stored state
-only, so a restarted orchestrator continues where the last one stopped. Tasks are created when their
-upstream tasks have ended; leaves wait PENDING until a slot is free; a DAG ends when its tasks have.
+only, so a restarted orchestrator continues where the last one stopped. A task row is created when its
+upstream tasks have ended; leaves wait PENDING until a slot is free; groups (DAGs, loops, iterations)
+end when their children have. Conditions, loops, exit handlers and retries are cases of this one loop.
 """
 
 from __future__ import annotations
@@ -10,13 +11,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from sluice.domain.actions import Action, Launch, NewTask, SetJob, SetTask, Terminate, task_id_for
+from sluice.domain.conditions import ExpressionError, condition_holds
 from sluice.domain.inputs import InputError, resolve_inputs
 from sluice.domain.ir import ContainerExecutor, Dag, PipelineSpecView, TaskSpec
 from sluice.domain.jsontypes import JsonObject
+from sluice.domain.loops import loop_steps
 from sluice.domain.outcome import Outcome
-from sluice.domain.records import JobRecord, Snapshot, TaskKind, TaskRecord, Values
+from sluice.domain.records import GROUP_KINDS, JobRecord, Snapshot, TaskKind, TaskRecord, Values
 from sluice.domain.states import PipelineState, TaskState
 from sluice.errors import Code
 
@@ -25,6 +29,10 @@ _JOB_END = {
     TaskState.FAILED: PipelineState.FAILED,
     TaskState.CANCELLED: PipelineState.CANCELLED,
 }
+# detail keys the planner writes at creation and reads back later (not rendered)
+RUNS_AFTER_FAILURE = "runsAfterFailure"
+RETRY = "retry"
+NOT_BEFORE = "notBefore"
 
 
 def error(code: Code, message: str) -> JsonObject:
@@ -33,24 +41,35 @@ def error(code: Code, message: str) -> JsonObject:
 
 
 @dataclass
-class _Tree:
+class Tree:
     """The job's task rows indexed for planning."""
 
     by_id: dict[int, TaskRecord]
     children: dict[int, dict[str, TaskRecord]]
 
     @staticmethod
-    def of(tasks: Iterable[TaskRecord]) -> _Tree:
+    def of(tasks: Iterable[TaskRecord]) -> Tree:
+        """Index `tasks` by id and by parent."""
         by_id = {t.task_id: t for t in tasks}
         children: dict[int, dict[str, TaskRecord]] = defaultdict(dict)
         for t in by_id.values():
             if t.parent_id is not None:
                 children[t.parent_id][t.key] = t
-        return _Tree(by_id, children)
+        return Tree(by_id, children)
 
 
-def plan(snapshot: Snapshot, spec: PipelineSpecView, slots: int) -> list[Action]:
-    """The actions that move the job on; an empty list means: wait for a running task to end."""
+@dataclass(frozen=True)
+class Step:
+    """What one planning pass knows besides the rows."""
+
+    spec: PipelineSpecView
+    job: JobRecord
+    now: datetime
+    stopping: bool  # cancel requested, or fail-fast after a failure: start nothing new but exit handlers
+
+
+def plan(snapshot: Snapshot, spec: PipelineSpecView, slots: int, now: datetime) -> list[Action]:
+    """The actions that move the job on; an empty list means: wait for a running task or a backoff."""
     job = snapshot.job
     if job.state.terminal:
         return []
@@ -59,14 +78,19 @@ def plan(snapshot: Snapshot, spec: PipelineSpecView, slots: int) -> list[Action]
     actions: list[Action] = []
     if job.cancel_requested and job.state is PipelineState.RUNNING:
         actions.append(SetJob(job.state, PipelineState.CANCELLING))
-    tree = _Tree.of(snapshot.tasks)
-    stopping = job.cancel_requested or (
-        job.fail_fast and any(t.state is TaskState.FAILED and t.kind is not TaskKind.DAG for t in snapshot.tasks)
-    )
+    tree = Tree.of(snapshot.tasks)
+    failed = any(t.state is TaskState.FAILED and t.kind not in GROUP_KINDS for t in snapshot.tasks)
+    step = Step(spec, job, now, job.cancel_requested or (job.fail_fast and failed))
     for task in sorted(tree.by_id.values(), key=lambda t: t.seq):
-        if task.kind is TaskKind.DAG and task.state is TaskState.RUNNING:
-            actions.extend(_plan_dag(spec, job, task, tree, stopping))
-    actions.extend(_leaves(tree, slots, stopping, job.cancel_requested))
+        if task.state is not TaskState.RUNNING:
+            continue
+        if task.kind is TaskKind.LOOP:
+            spec_task = dag_of(spec, tree.by_id[task.parent_id or 0]).tasks[task.key]
+            iterations = tree.children.get(task.task_id, {})
+            actions.extend(loop_steps(spec, spec_task, task, iterations, job.numeric_id, step.stopping))
+        elif task.kind in GROUP_KINDS:
+            actions.extend(_plan_dag(step, task, tree))
+    actions.extend(_leaves(tree, slots, step))
     root = next((t for t in tree.by_id.values() if t.parent_id is None), None)
     if root is not None and root.state.terminal and not actions:
         actions.append(_finish_job(job, root, tree))
@@ -90,84 +114,117 @@ def _start(job: JobRecord, spec: PipelineSpecView) -> list[Action]:
     return [*moves, SetJob(PipelineState.PENDING, PipelineState.RUNNING), root]
 
 
-def _dag_of(spec: PipelineSpecView, task: TaskRecord) -> Dag:
+def dag_of(spec: PipelineSpecView, task: TaskRecord) -> Dag:
+    """The DAG a group task runs (the root's, or its component's)."""
     comp = spec.root if task.parent_id is None else spec.component(task.component)
     assert comp.dag is not None
     return comp.dag
 
 
-def _plan_dag(
-    spec: PipelineSpecView, job: JobRecord, dag_task: TaskRecord, tree: _Tree, stopping: bool
-) -> list[Action]:
-    dag = _dag_of(spec, dag_task)
+def _plan_dag(step: Step, dag_task: TaskRecord, tree: Tree) -> list[Action]:
+    dag = dag_of(step.spec, dag_task)
     children = tree.children.get(dag_task.task_id, {})
     actions: list[Action] = []
-    if not stopping:
-        for key, task in dag.tasks.items():
-            if key not in children and _upstream_ended(task, children):
-                actions.append(_new_task(spec, job, dag_task, task, children))
-    pending_creation = [k for k in dag.tasks if k not in children]
-    waiting = bool(actions) or (pending_creation and not stopping)
-    if not waiting and all(c.state.terminal for c in children.values()):
+    waiting = False
+    for key, task in dag.tasks.items():
+        if key in children:
+            continue
+        upstream = _upstream(task)
+        if step.stopping and not (task.all_upstream_completed and all(d in children for d in upstream)):
+            continue  # never created: nothing new starts after a cancel or a fail-fast failure
+        if all(children[d].state.terminal for d in upstream if d in children) and upstream <= children.keys():
+            actions.append(_new_task(step, dag_task, task, children))
+        else:
+            waiting = True
+    if not actions and not waiting and all(c.state.terminal for c in children.values()):
         actions.append(_finish_dag(dag, dag_task, children))
     return actions
 
 
+def _data_upstream(task: TaskSpec) -> set[str]:
+    deps = {s.producer for s in task.parameters.values() if s.producer}
+    return deps | {s.producer for s in task.artifacts.values() if s.producer}
+
+
 def _upstream(task: TaskSpec) -> set[str]:
-    deps = set(task.dependent_tasks)
-    deps |= {s.producer for s in task.parameters.values() if s.producer}
-    deps |= {s.final_status_of for s in task.parameters.values() if s.final_status_of}
-    deps |= {s.producer for s in task.artifacts.values() if s.producer}
-    return deps
+    deps = set(task.dependent_tasks) | _data_upstream(task)
+    return deps | {s.final_status_of for s in task.parameters.values() if s.final_status_of}
 
 
-def _upstream_ended(task: TaskSpec, children: Mapping[str, TaskRecord]) -> bool:
-    return all(dep in children and children[dep].state.terminal for dep in _upstream(task))
+def _triggered(task: TaskSpec, siblings: Mapping[str, TaskRecord]) -> bool:
+    """Vertex's default trigger strategy, ALL_UPSTREAM_TASKS_SUCCEEDED.
+
+    An upstream task that was NOT_TRIGGERED (a false condition) still satisfies an ordering-only
+    dependency (`.after()`), as a skipped step does on KFP's backends; a task that needs its data cannot run.
+    """
+    if task.all_upstream_completed:
+        return True
+    data = _data_upstream(task)
+    for dep in _upstream(task):
+        state = siblings[dep].state
+        if not (state.succeeded or (state is TaskState.NOT_TRIGGERED and dep not in data)):
+            return False
+    return True
 
 
-def _new_task(
-    spec: PipelineSpecView, job: JobRecord, parent: TaskRecord, task: TaskSpec, siblings: Mapping[str, TaskRecord]
-) -> NewTask:
+def _new_task(step: Step, parent: TaskRecord, task: TaskSpec, siblings: Mapping[str, TaskRecord]) -> NewTask:
+    spec, job = step.spec, step.job
     comp = spec.component(task.component)
     task_id = task_id_for(job.numeric_id, parent.task_id, task.key)
-    kind = TaskKind.DAG
+    kind = TaskKind.LOOP if task.iterator else TaskKind.DAG
     detail: JsonObject = {}
     if comp.executor is not None:
         executor = spec.executors[comp.executor]
         kind = TaskKind.CONTAINER if isinstance(executor, ContainerExecutor) else TaskKind.IMPORTER
         if isinstance(executor, ContainerExecutor):
             detail["image"] = executor.image
+    if task.all_upstream_completed:
+        detail[RUNS_AFTER_FAILURE] = True
+    if task.retry is not None:
+        detail[RETRY] = {"max": task.retry.max_retry_count, "backoff": task.retry.backoff_seconds,
+                         "factor": task.retry.backoff_factor, "cap": task.retry.backoff_max_seconds}
     base = NewTask(task_id, parent.task_id, task.key, task.name, task.component, kind, TaskState.PENDING,
                    detail=detail)
-    upstream = [siblings[d] for d in sorted(_upstream(task))]
-    if not task.all_upstream_completed and not all(u.state.succeeded for u in upstream):
-        # Vertex's default trigger strategy is ALL_UPSTREAM_TASKS_SUCCEEDED: this task can never run.
+    if not _triggered(task, siblings):
         return replace(base, state=TaskState.NOT_TRIGGERED)
     try:
         inputs = resolve_inputs(spec, job, task, task_id, parent, siblings)
-    except InputError as exc:
+        if task.condition and not condition_holds(task.condition, inputs.parameters):
+            return replace(base, state=TaskState.NOT_TRIGGERED, inputs=inputs)
+    except (InputError, ExpressionError) as exc:
         return replace(base, state=TaskState.FAILED, error=error(Code.INVALID_ARGUMENT, str(exc)))
-    state = TaskState.RUNNING if kind is TaskKind.DAG else TaskState.PENDING
+    state = TaskState.RUNNING if kind in GROUP_KINDS else TaskState.PENDING
     return replace(base, state=state, inputs=inputs)
 
 
-def _leaves(tree: _Tree, slots: int, stopping: bool, cancelling: bool) -> list[Action]:
+def _leaves(tree: Tree, slots: int, step: Step) -> list[Action]:
     actions: list[Action] = []
-    leaves = sorted((t for t in tree.by_id.values() if t.kind is not TaskKind.DAG), key=lambda t: t.seq)
+    leaves = sorted((t for t in tree.by_id.values() if t.kind not in GROUP_KINDS), key=lambda t: t.seq)
     for task in leaves:
+        after_failure = bool(task.detail.get(RUNS_AFTER_FAILURE))
         if task.state is TaskState.PENDING:
-            if stopping:
+            if step.stopping and not after_failure:
                 actions.append(SetTask(task.task_id, TaskState.PENDING, TaskState.CANCELLED))
-            elif slots > 0:
+            elif slots > 0 and _due(task, step.now):
                 actions.append(Launch(task.task_id))
                 slots -= 1
-        elif task.state is TaskState.RUNNING and cancelling:
+        elif task.state is TaskState.RUNNING and step.job.cancel_requested and not after_failure:
             actions.append(Terminate(task.task_id))
     return actions
 
 
+def _due(task: TaskRecord, now: datetime) -> bool:
+    not_before = task.detail.get(NOT_BEFORE)
+    return not isinstance(not_before, str) or datetime.fromisoformat(not_before) <= now
+
+
+def _failed_names(tasks: Iterable[TaskRecord]) -> list[str]:
+    failed = [t for t in tasks if t.state is TaskState.FAILED]
+    return [t.name for t in sorted(failed, key=lambda t: (t.end_time or t.create_time, t.seq))]
+
+
 def _finish_dag(dag: Dag, dag_task: TaskRecord, children: Mapping[str, TaskRecord]) -> SetTask:
-    failed = sorted(c.name for c in children.values() if c.state is TaskState.FAILED)
+    failed = _failed_names(children.values())
     if failed:
         message = f"The DAG failed because some tasks failed. The failed tasks are: [{', '.join(failed)}]."
         return SetTask(dag_task.task_id, TaskState.RUNNING, TaskState.FAILED,
@@ -175,10 +232,11 @@ def _finish_dag(dag: Dag, dag_task: TaskRecord, children: Mapping[str, TaskRecor
     if any(c.state is TaskState.CANCELLED for c in children.values()) or len(children) < len(dag.tasks):
         return SetTask(dag_task.task_id, TaskState.RUNNING, TaskState.CANCELLED,
                        error=error(Code.CANCELLED, "The DAG was cancelled."))
-    return SetTask(dag_task.task_id, TaskState.RUNNING, TaskState.SUCCEEDED, outputs=_dag_outputs(dag, children))
+    return SetTask(dag_task.task_id, TaskState.RUNNING, TaskState.SUCCEEDED, outputs=dag_outputs(dag, children))
 
 
-def _dag_outputs(dag: Dag, children: Mapping[str, TaskRecord]) -> Values:
+def dag_outputs(dag: Dag, children: Mapping[str, TaskRecord]) -> Values:
+    """A finished DAG's outputs: for each, the first selector whose producer ran (OneOf picks the branch)."""
     params: JsonObject = {}
     for name, selectors in dag.parameter_outputs.items():
         for sel in selectors:
@@ -196,29 +254,49 @@ def _dag_outputs(dag: Dag, children: Mapping[str, TaskRecord]) -> Values:
     return Values(parameters=params, artifacts=artifacts)
 
 
-def _finish_job(job: JobRecord, root: TaskRecord, tree: _Tree) -> SetJob:
+def _finish_job(job: JobRecord, root: TaskRecord, tree: Tree) -> SetJob:
     state = _JOB_END.get(root.state, PipelineState.FAILED)
     if state is PipelineState.SUCCEEDED:
         return SetJob(job.state, state)
     if state is PipelineState.CANCELLED:
         return SetJob(job.state, state, error(Code.CANCELLED, "The pipeline job was cancelled."))
-    failed = sorted(t.name for t in tree.by_id.values() if t.state is TaskState.FAILED and t.kind is not TaskKind.DAG)
+    failed = _failed_names(t for t in tree.by_id.values() if t.kind not in GROUP_KINDS) or [root.name]
     message = f"The DAG failed because some tasks failed. The failed tasks are: [{', '.join(failed)}]."
     return SetJob(job.state, state, error(Code.FAILED_PRECONDITION, message))
 
 
-def settle(task: TaskRecord, outcome: Outcome) -> SetTask:
-    """What a finished attempt means for its task: a failed task is data, not an exception."""
+def settle(task: TaskRecord, outcome: Outcome, now: datetime) -> list[Action]:
+    """What a finished attempt means for its task: success, a retry after backoff, or failure."""
     detail = dict(task.detail)
     detail["lastLog"] = outcome.log_path
     if outcome.process:
         detail["process"] = outcome.process
     if outcome.cancelled:
-        return SetTask(task.task_id, task.state, TaskState.CANCELLED,
-                       error=error(Code.CANCELLED, "The task was cancelled."), detail=detail)
+        return [SetTask(task.task_id, task.state, TaskState.CANCELLED,
+                        error=error(Code.CANCELLED, "The task was cancelled."), detail=detail)]
     if outcome.error is None:
-        return SetTask(task.task_id, task.state, TaskState.SUCCEEDED, outputs=outcome.outputs, detail=detail)
+        return [SetTask(task.task_id, task.state, TaskState.SUCCEEDED, outputs=outcome.outputs, detail=detail)]
     failed = detail.get("failedAttempts")
     detail["failedAttempts"] = [*(failed if isinstance(failed, list) else []), outcome.process or outcome.log_path]
-    return SetTask(task.task_id, task.state, TaskState.FAILED,
-                   error=error(Code.FAILED_PRECONDITION, outcome.error), detail=detail)
+    failure = SetTask(task.task_id, task.state, TaskState.FAILED,
+                      error=error(Code.FAILED_PRECONDITION, outcome.error), detail=detail)
+    delay = _retry_delay(task)
+    if delay is None or task.state is not TaskState.RUNNING:
+        return [failure]
+    retry = dict(detail)
+    retry[NOT_BEFORE] = (now + timedelta(seconds=delay)).isoformat()
+    return [failure, SetTask(task.task_id, TaskState.FAILED, TaskState.PENDING, detail=retry)]
+
+
+def _retry_delay(task: TaskRecord) -> float | None:
+    """Seconds before the next attempt (backoffDuration·factor^(n-1), capped), None when none remain."""
+    policy = task.detail.get(RETRY)
+    if not isinstance(policy, dict):
+        return None
+    retries_used = task.attempt - 1
+    if retries_used >= int(policy.get("max", 0) or 0):  # type: ignore[arg-type]
+        return None
+    backoff = float(policy.get("backoff", 0) or 0)  # type: ignore[arg-type]
+    factor = float(policy.get("factor", 2) or 2)  # type: ignore[arg-type]
+    cap = float(policy.get("cap", 3600) or 3600)  # type: ignore[arg-type]
+    return min(backoff * factor**retries_used, cap)

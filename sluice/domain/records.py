@@ -14,6 +14,8 @@ class TaskKind(str, Enum):
     """What a task row stands for."""
 
     DAG = "dag"  # the root, a sub-pipeline or a control-flow group: has child tasks, runs nothing
+    LOOP = "loop"  # a ParallelFor: its children are its iterations
+    ITERATION = "iteration"  # one item of a ParallelFor: its children are the loop body's tasks
     CONTAINER = "container"  # runs a command
     IMPORTER = "importer"  # registers an artifact, runs nothing
 
@@ -55,6 +57,7 @@ class Artifact:
 
 
 ArtifactMap = dict[str, list[Artifact]]
+GROUP_KINDS = frozenset({TaskKind.DAG, TaskKind.LOOP, TaskKind.ITERATION})
 
 
 @dataclass(frozen=True)

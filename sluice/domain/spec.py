@@ -21,6 +21,7 @@ from sluice.domain.ir import (
     Executor,
     ImporterExecutor,
     Interface,
+    Iterator,
     OutputSelector,
     ParamDef,
     ParamSource,
@@ -235,7 +236,23 @@ def _task(key: str, spec: Any, path: str) -> TaskSpec:
         retry=retry,
         condition=spec.trigger_policy.condition,
         all_upstream_completed=spec.trigger_policy.strategy == completed,
+        iterator=_iterator(spec),
     )
+
+
+def _iterator(spec: Any) -> Iterator | None:
+    limit = spec.iterator_policy.parallelism_limit
+    if spec.HasField("parameter_iterator"):
+        it = spec.parameter_iterator
+        kind = it.items.WhichOneof("kind")
+        return Iterator(item_input=it.item_input, raw_items=it.items.raw if kind == "raw" else None,
+                        input_name=it.items.input_parameter if kind == "input_parameter" else None,
+                        parallelism=limit)
+    if spec.HasField("artifact_iterator"):
+        it = spec.artifact_iterator
+        return Iterator(item_input=it.item_input, input_name=it.items.input_artifact, over_artifacts=True,
+                        parallelism=limit)
+    return None
 
 
 def _param_source(spec: Any, path: str) -> ParamSource:

@@ -76,8 +76,9 @@ JOB_MOVES: dict[PipelineState, frozenset[PipelineState]] = {
 _T = TaskState
 TASK_MOVES: dict[TaskState, frozenset[TaskState]] = {
     _T.PENDING: frozenset({_T.RUNNING, _T.SUCCEEDED, _T.FAILED, _T.CANCELLED, _T.SKIPPED, _T.NOT_TRIGGERED}),
-    # RUNNING -> PENDING is a retry: the next attempt waits for its backoff.
-    _T.RUNNING: frozenset({_T.SUCCEEDED, _T.FAILED, _T.CANCEL_PENDING, _T.CANCELLED, _T.PENDING}),
+    _T.RUNNING: frozenset({_T.SUCCEEDED, _T.FAILED, _T.CANCEL_PENDING, _T.CANCELLED}),
+    # FAILED -> PENDING is a retry; the planner writes it in the same batch as RUNNING -> FAILED.
+    _T.FAILED: frozenset({_T.PENDING}),
     _T.CANCEL_PENDING: frozenset({_T.CANCELLING, _T.CANCELLED, _T.SUCCEEDED, _T.FAILED}),
     _T.CANCELLING: frozenset({_T.CANCELLED, _T.SUCCEEDED, _T.FAILED}),
 }

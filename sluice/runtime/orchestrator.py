@@ -46,7 +46,7 @@ class Orchestrator:
             snapshot = self.store.snapshot(job_id)
             if snapshot.job.state.terminal and not running:
                 return snapshot.job
-            actions = plan(snapshot, spec, self.max_parallel - len(running))
+            actions = plan(snapshot, spec, self.max_parallel - len(running), self.clock())
             if actions:
                 self._act(snapshot, spec, actions, running)
                 continue
@@ -89,7 +89,7 @@ class Orchestrator:
         for _ in range(5):
             task = self._task(job_id, task_id)
             try:
-                self.store.apply(job_id, [settle(task, outcome)], self.clock())
+                self.store.apply(job_id, settle(task, outcome, self.clock()), self.clock())
                 return
             except Aborted:
                 continue  # the task moved (cancel) between reading and writing; settle against the new state

@@ -265,13 +265,13 @@ def _set_task(conn: Connection, job_id: str, action: SetTask, now: datetime, ext
     values: dict[str, Any] = {"state": action.state.value, **extra}
     if action.state is TaskState.RUNNING:
         values["start_time"] = now
+    if not action.state.terminal:
         values["end_time"] = None
     if action.state.terminal:
         values["end_time"] = now
     if action.outputs is not None:
         values["outputs"] = action.outputs.to_json()
-    if action.error is not None:
-        values["error"] = action.error
+    values["error"] = action.error  # every move sets the error it has, None clears an earlier attempt's
     if action.detail is not None:
         values["detail"] = action.detail
     where = sa.and_(tasks.c.task_id == action.task_id, tasks.c.job_id == job_id)

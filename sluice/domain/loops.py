@@ -1,0 +1,102 @@
+"""ParallelFor: a loop task's iterations, how many may run at once, and the gathered (Collected) outputs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from sluice.domain.actions import Action, NewTask, SetTask, task_id_for
+from sluice.domain.ir import PipelineSpecView, TaskSpec
+from sluice.domain.jsontypes import Json, JsonObject
+from sluice.domain.records import Artifact, TaskKind, TaskRecord, Values
+from sluice.domain.states import TaskState
+from sluice.domain.values import normalise_numbers
+from sluice.errors import Code
+
+ITERATION_INDEX = "iterationIndex"
+
+
+def _items(task: TaskSpec, loop: TaskRecord) -> list[Json] | list[Artifact] | str:
+    """The items to iterate over, or an error message."""
+    it = task.iterator
+    assert it is not None
+    if it.over_artifacts:
+        return list(loop.inputs.artifacts.get(it.input_name or "", []))
+    value: Json = it.raw_items if it.raw_items is not None else loop.inputs.parameters.get(it.input_name or "")
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return f"the loop items are not a JSON list: {value!r}"
+    if not isinstance(value, list):
+        return f"the loop items must be a list, got {json.dumps(value)}"
+    return [normalise_numbers(v) for v in value]
+
+
+def _iteration(job_numeric_id: int, loop: TaskRecord, task: TaskSpec, index: int, item: Json | Artifact) -> NewTask:
+    assert task.iterator is not None
+    name = task.iterator.item_input
+    params = dict(loop.inputs.parameters)
+    artifacts = dict(loop.inputs.artifacts)
+    if isinstance(item, Artifact):
+        artifacts[name] = [item]
+    else:
+        params[name] = item
+    key = f"iteration-{index}"
+    return NewTask(task_id_for(job_numeric_id, loop.task_id, key), loop.task_id, key, f"{loop.name}-{key}",
+                   loop.component, TaskKind.ITERATION, TaskState.PENDING, inputs=Values(params, artifacts),
+                   detail={ITERATION_INDEX: index})
+
+
+def loop_steps(spec: PipelineSpecView, task: TaskSpec, loop: TaskRecord, iterations: Mapping[str, TaskRecord],
+               job_numeric_id: int, stopping: bool) -> list[Action]:
+    """Create the iterations once, start them up to parallelismLimit, finish the loop when they have ended."""
+    assert task.iterator is not None
+    if not iterations:
+        items = _items(task, loop)
+        if isinstance(items, str):
+            return [SetTask(loop.task_id, TaskState.RUNNING, TaskState.FAILED,
+                            error={"code": int(Code.INVALID_ARGUMENT), "message": items})]
+        if items and not stopping:
+            return [_iteration(job_numeric_id, loop, task, i, item) for i, item in enumerate(items)]
+        return [_finish(spec, loop, [])]
+    ordered = sorted(iterations.values(), key=lambda t: int(t.detail.get(ITERATION_INDEX, 0)))  # type: ignore[arg-type]
+    running = sum(1 for t in ordered if t.state is TaskState.RUNNING)
+    limit = task.iterator.parallelism or len(ordered)
+    actions: list[Action] = []
+    for it in ordered:
+        if it.state is not TaskState.PENDING:
+            continue
+        if stopping:
+            actions.append(SetTask(it.task_id, TaskState.PENDING, TaskState.CANCELLED))
+        elif running < limit:
+            actions.append(SetTask(it.task_id, TaskState.PENDING, TaskState.RUNNING))
+            running += 1
+    if not actions and all(t.state.terminal for t in ordered):
+        actions.append(_finish(spec, loop, ordered))
+    return actions
+
+
+def _finish(spec: PipelineSpecView, loop: TaskRecord, iterations: list[TaskRecord]) -> SetTask:
+    failed = [t.name for t in iterations if t.state is TaskState.FAILED]
+    if failed:
+        message = f"The DAG failed because some tasks failed. The failed tasks are: [{', '.join(failed)}]."
+        return SetTask(loop.task_id, TaskState.RUNNING, TaskState.FAILED,
+                       error={"code": int(Code.FAILED_PRECONDITION), "message": message})
+    if any(t.state is TaskState.CANCELLED for t in iterations):
+        return SetTask(loop.task_id, TaskState.RUNNING, TaskState.CANCELLED,
+                       error={"code": int(Code.CANCELLED), "message": "The loop was cancelled."})
+    return SetTask(loop.task_id, TaskState.RUNNING, TaskState.SUCCEEDED, outputs=_collected(spec, loop, iterations))
+
+
+def _collected(spec: PipelineSpecView, loop: TaskRecord, iterations: list[TaskRecord]) -> Values:
+    """dsl.Collected: each loop output gathers the iterations' values in iteration order."""
+    comp = spec.component(loop.component)
+    params: JsonObject = {
+        name: [it.outputs.parameters[name] for it in iterations if name in it.outputs.parameters]
+        for name in comp.outputs.parameters
+    }
+    artifacts = {
+        name: [a for it in iterations for a in it.outputs.artifacts.get(name, [])] for name in comp.outputs.artifacts
+    }
+    return Values(params, artifacts)
