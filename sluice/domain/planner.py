@@ -82,6 +82,8 @@ def plan(snapshot: Snapshot, spec: PipelineSpecView, slots: int, now: datetime) 
     failed = any(t.state is TaskState.FAILED and t.kind not in GROUP_KINDS for t in snapshot.tasks)
     step = Step(spec, job, now, job.cancel_requested or (job.fail_fast and failed))
     for task in sorted(tree.by_id.values(), key=lambda t: t.seq):
+        if task.state is TaskState.NOT_TRIGGERED and task.kind is TaskKind.DAG:
+            actions.extend(_not_triggered_below(step, task, tree))
         if task.state is not TaskState.RUNNING:
             continue
         if task.kind is TaskKind.LOOP:
@@ -141,6 +143,14 @@ def _plan_dag(step: Step, dag_task: TaskRecord, tree: Tree) -> list[Action]:
     return actions
 
 
+def _not_triggered_below(step: Step, dag_task: TaskRecord, tree: Tree) -> list[Action]:
+    """The tasks of a group that was not triggered are shown NOT_TRIGGERED too, all the way down."""
+    children = tree.children.get(dag_task.task_id, {})
+    dag = dag_of(step.spec, dag_task)
+    return [replace(_base_task(step, dag_task, task), state=TaskState.NOT_TRIGGERED)
+            for key, task in dag.tasks.items() if key not in children]
+
+
 def _data_upstream(task: TaskSpec) -> set[str]:
     deps = {s.producer for s in task.parameters.values() if s.producer}
     return deps | {s.producer for s in task.artifacts.values() if s.producer}
@@ -167,14 +177,13 @@ def _triggered(task: TaskSpec, siblings: Mapping[str, TaskRecord]) -> bool:
     return True
 
 
-def _new_task(step: Step, parent: TaskRecord, task: TaskSpec, siblings: Mapping[str, TaskRecord]) -> NewTask:
-    spec, job = step.spec, step.job
-    comp = spec.component(task.component)
-    task_id = task_id_for(job.numeric_id, parent.task_id, task.key)
+def _base_task(step: Step, parent: TaskRecord, task: TaskSpec) -> NewTask:
+    """The row of `task` under `parent`, PENDING, before its trigger and inputs are looked at."""
+    comp = step.spec.component(task.component)
     kind = TaskKind.LOOP if task.iterator else TaskKind.DAG
     detail: JsonObject = {}
     if comp.executor is not None:
-        executor = spec.executors[comp.executor]
+        executor = step.spec.executors[comp.executor]
         kind = TaskKind.CONTAINER if isinstance(executor, ContainerExecutor) else TaskKind.IMPORTER
         if isinstance(executor, ContainerExecutor):
             detail["image"] = executor.image
@@ -183,12 +192,18 @@ def _new_task(step: Step, parent: TaskRecord, task: TaskSpec, siblings: Mapping[
     if task.retry is not None:
         detail[RETRY] = {"max": task.retry.max_retry_count, "backoff": task.retry.backoff_seconds,
                          "factor": task.retry.backoff_factor, "cap": task.retry.backoff_max_seconds}
-    base = NewTask(task_id, parent.task_id, task.key, task.name, task.component, kind, TaskState.PENDING,
+    task_id = task_id_for(step.job.numeric_id, parent.task_id, task.key)
+    return NewTask(task_id, parent.task_id, task.key, task.name, task.component, kind, TaskState.PENDING,
                    detail=detail)
+
+
+def _new_task(step: Step, parent: TaskRecord, task: TaskSpec, siblings: Mapping[str, TaskRecord]) -> NewTask:
+    base = _base_task(step, parent, task)
+    kind = base.kind
     if not _triggered(task, siblings):
         return replace(base, state=TaskState.NOT_TRIGGERED)
     try:
-        inputs = resolve_inputs(spec, job, task, task_id, parent, siblings)
+        inputs = resolve_inputs(step.spec, step.job, task, base.task_id, parent, siblings)
         if task.condition and not condition_holds(task.condition, inputs.parameters):
             return replace(base, state=TaskState.NOT_TRIGGERED, inputs=inputs)
     except (InputError, ExpressionError) as exc:
