@@ -34,7 +34,7 @@ app = typer.Typer(help="Sluice: run Kubeflow pipelines locally and serve them as
                   no_args_is_help=True, add_completion=False)
 jobs_app = typer.Typer(help="Inspect stored jobs.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # messages and paths are never wrapped mid-word
 
 EXIT_FAILED, EXIT_INVALID, EXIT_CANCELLED = 1, 2, 130
 
@@ -119,13 +119,21 @@ def run(
 
 def _watch(store: Store, job: JobRecord, drive: Callable[[], object]) -> Snapshot:
     """Drive the job in a thread while the table refreshes; Ctrl-C asks the store to cancel it."""
-    worker = threading.Thread(target=drive, name="sluice-orchestrator", daemon=True)
-    worker.start()
+    finished = threading.Event()
+
+    def work() -> None:
+        try:
+            drive()
+        finally:
+            finished.set()
+
+    # Wait on an Event, not Thread.join: an interrupted join marks the thread stopped (CPython 3.11).
+    threading.Thread(target=work, name="sluice-orchestrator", daemon=True).start()
     interrupted = False
     with Live(console=err, refresh_per_second=8, transient=False) as live:
-        while worker.is_alive():
+        while not finished.is_set():
             try:
-                worker.join(timeout=0.15)
+                finished.wait(timeout=0.15)
                 live.update(task_table(store.snapshot(job.job_id), utc_now()))
             except KeyboardInterrupt:
                 if not interrupted:
@@ -169,11 +177,14 @@ def _find(store: Store, name: str) -> JobRecord:
 def jobs_list(limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
     """The newest jobs."""
     store = _open_store()
-    table = Table("job", "display name", "state", "created", "ended")
+    table = Table()
+    table.add_column("job", no_wrap=True)  # the id `jobs get` and `logs` take: never cut
+    for header in ("display name", "state", "created", "ended"):
+        table.add_column(header)
     for job in store.list_jobs(limit=limit):
         table.add_row(job.job_id, job.display_name, job.state.name, job.create_time.isoformat(timespec="seconds"),
                       job.end_time.isoformat(timespec="seconds") if job.end_time else "")
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 250).print(table)
 
 
 @jobs_app.command("get")

@@ -80,7 +80,8 @@ class Launcher:
         uri = executor.uri_constant if executor.uri_constant is not None else params.get(executor.uri_parameter or "")
         if not isinstance(uri, str) or not uri:
             return Outcome(error="the importer has no artifact URI", log_path=str(paths.log))
-        metadata = resolve_value(executor.metadata, params, job_placeholders(job, task.name, task.task_id))
+        metadata = normalise_numbers(resolve_value(executor.metadata, params,
+                                                   job_placeholders(job, task.name, task.task_id)))
         artifact = Artifact(
             name="artifact", uri=staging.normalise_uri(uri), schema_title=executor.schema_title or "system.Artifact",
             schema_version=executor.schema_version or "0.0.1",

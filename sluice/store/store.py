@@ -13,9 +13,14 @@ from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine
 
 from sluice.domain.actions import Action, Launch, NewTask, SetJob, SetTask, Terminate
+from sluice.domain.jsontypes import JsonObject
+from sluice.domain.listing import JobPage, JobQuery
+from sluice.domain.operation import OperationRecord
 from sluice.domain.records import JobRecord, Snapshot, StatusEntry, TaskKind, TaskRecord, Values
 from sluice.domain.states import PipelineState, TaskState, check_job_move, check_task_move
 from sluice.errors import Aborted, AlreadyExists, FailedPrecondition, NotFound
+from sluice.store import listing
+from sluice.store.operations import OperationLog, insert_operation
 from sluice.store.tables import labels, pipeline_jobs, task_status_history, tasks
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
@@ -62,6 +67,7 @@ class Store:
     def __init__(self, url: str) -> None:
         self.engine = _engine(url)
         upgrade(self.engine)
+        self.operations = OperationLog(self.engine)
 
     def close(self) -> None:
         """Release the connections."""
@@ -141,6 +147,90 @@ class Store:
                     _update(conn, job_id, action, now)
             conn.execute(pipeline_jobs.update().where(pipeline_jobs.c.job_id == job_id).values(update_time=now))
 
+    # The API's side: pages, the API-only fields, deletes and batch cancels.
+
+    def list_page(self, query: JobQuery) -> JobPage:
+        """One page of jobs in `query.order`, starting after `query.after`, with their API-only fields."""
+        columns = [c for c in pipeline_jobs.c if query.with_spec or c.name != "spec"]
+        stmt = sa.select(*columns).where(pipeline_jobs.c.parent == query.parent)
+        if query.where is not None:
+            stmt = stmt.where(listing.where(query.where, self.engine.dialect.name))
+        if query.after is not None:
+            stmt = stmt.where(listing.keyset(query.order, query.after))
+        stmt = stmt.order_by(*listing.order_by(query.order)).limit(query.limit + 1)
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+            page = rows[: query.limit]
+            by_job: dict[str, dict[str, str]] = {r.job_id: {} for r in page}
+            if page:
+                found = sa.select(labels).where(labels.c.job_id.in_(list(by_job))).order_by(labels.c.key)
+                for label in conn.execute(found):
+                    by_job[label.job_id][label.key] = label.value
+        jobs = tuple(_job_record(r, by_job[r.job_id], r.spec if query.with_spec else {}) for r in page)
+        return JobPage(jobs, {r.job_id: _extra(r) for r in page}, len(rows) > query.limit)
+
+    def job_extra(self, job_id: str) -> JsonObject:
+        """The API-only fields of a job (serviceAccount, network, templateUri, ...); NotFound when there is none."""
+        query = sa.select(pipeline_jobs.c.extra, pipeline_jobs.c.template_uri, pipeline_jobs.c.template_version)
+        with self.engine.connect() as conn:
+            row = conn.execute(query.where(pipeline_jobs.c.job_id == job_id)).first()
+        if row is None:
+            raise NotFound(f"pipeline job {job_id!r} not found")
+        return _extra(row)
+
+    def set_extra(self, job_id: str, extra: JsonObject, template_uri: str = "", template_version: str = "") -> None:
+        """Store the API-only fields of a job; `templateUri` and its version are columns (filters use them)."""
+        with self.engine.begin() as conn:
+            done = conn.execute(pipeline_jobs.update().where(pipeline_jobs.c.job_id == job_id).values(
+                extra=extra or None, template_uri=template_uri, template_version=template_version))
+            if done.rowcount != 1:
+                raise NotFound(f"pipeline job {job_id!r} not found")
+
+    def delete_jobs(self, job_ids: Sequence[str], op: OperationRecord) -> None:
+        """Delete ended jobs with all their tasks and record `op`; all or nothing (NotFound, FailedPrecondition)."""
+        ended = [s.value for s in PipelineState if s.terminal]
+        with self.engine.begin() as conn:
+            found = conn.execute(sa.select(pipeline_jobs.c.job_id, pipeline_jobs.c.parent, pipeline_jobs.c.state)
+                                 .where(pipeline_jobs.c.job_id.in_(job_ids)))
+            states = {r.job_id: (r.parent, PipelineState(r.state)) for r in found}
+            for job_id in job_ids:
+                if job_id not in states:
+                    raise NotFound(f"pipeline job {job_id!r} not found")
+                parent, state = states[job_id]
+                if not state.terminal:
+                    # Vertex: a job must have ended before it can be deleted.
+                    raise FailedPrecondition(
+                        f"the pipeline job {parent}/pipelineJobs/{job_id} is in state {state.value} and cannot be "
+                        "deleted; cancel it and delete it once it has ended")
+            for table in (task_status_history, tasks, labels):
+                conn.execute(table.delete().where(table.c.job_id.in_(job_ids)))
+            gone = conn.execute(pipeline_jobs.delete().where(
+                pipeline_jobs.c.job_id.in_(job_ids), pipeline_jobs.c.state.in_(ended)))
+            if gone.rowcount != len(set(job_ids)):
+                raise Aborted("a job changed while it was being deleted; nothing was deleted")
+            insert_operation(conn, op)
+
+    def cancel_jobs(self, job_ids: Sequence[str], now: datetime) -> list[JobRecord]:
+        """Ask to cancel every job that has not ended (all exist, or NotFound and nothing changes); returns them."""
+        ended = [s.value for s in PipelineState if s.terminal]
+        with self.engine.begin() as conn:
+            live = [j.job_id for j in (_read_job(conn, job_id) for job_id in job_ids) if not j.state.terminal]
+            if live:
+                conn.execute(pipeline_jobs.update().where(
+                    pipeline_jobs.c.job_id.in_(live), pipeline_jobs.c.state.not_in(ended),
+                    pipeline_jobs.c.cancel_requested.is_(False),
+                ).values(cancel_requested=True, update_time=now))
+            return [_read_job(conn, job_id) for job_id in live]
+
+
+def _extra(row: Any) -> JsonObject:
+    extra: JsonObject = dict(row.extra or {})
+    if row.template_uri:
+        extra["templateUri"] = row.template_uri
+    if row.template_version:
+        extra["templateMetadata"] = {"version": row.template_version}
+    return extra
+
 
 def _job_row(job: JobRecord) -> dict[str, Any]:
     return {
@@ -173,6 +263,10 @@ def _read_job(conn: Connection, job_id: str) -> JobRecord:
     job_labels = {
         r.key: r.value for r in conn.execute(sa.select(labels).where(labels.c.job_id == job_id).order_by(labels.c.key))
     }
+    return _job_record(row, job_labels, row.spec)
+
+
+def _job_record(row: Any, job_labels: dict[str, str], spec: JsonObject) -> JobRecord:
     return JobRecord(
         job_id=row.job_id,
         numeric_id=row.numeric_id,
@@ -185,7 +279,7 @@ def _read_job(conn: Connection, job_id: str) -> JobRecord:
         update_time=_utc(row.update_time) or row.update_time,
         start_time=_utc(row.start_time),
         end_time=_utc(row.end_time),
-        spec=row.spec,
+        spec=spec,
         runtime_config=row.runtime_config,
         parameters=row.parameters,
         output_dir=row.output_dir,
@@ -225,7 +319,7 @@ def _insert_task(conn: Connection, job_id: str, seq: int, task: NewTask, now: da
         conn.execute(tasks.insert().values(
             task_id=task.task_id, job_id=job_id, seq=seq, parent_id=task.parent_id, key=task.key,
             name=task.name, component=task.component, kind=task.kind.value, state=task.state.value,
-            create_time=now, start_time=now if task.state is TaskState.RUNNING or terminal else None,
+            create_time=now, start_time=now if task.state is TaskState.RUNNING else None,
             end_time=now if terminal else None, attempt=0, inputs=task.inputs.to_json(),
             outputs=task.outputs.to_json(), error=task.error, detail=task.detail,
         ))
