@@ -28,7 +28,7 @@ MARKER = "SLUICE-CLI-TEST-MARKER-4711"
 @dsl.component(base_image="python:3.11")
 def show_types(n: int, x: float, flag: bool, xs: list, d: dict) -> str:
     """Returns each value with the Python type the task received it as."""
-    import json  # noqa: PLC0415 (a lightweight component imports inside its body)
+    import json
 
     return json.dumps({k: [v, type(v).__name__] for k, v in {"n": n, "x": x, "flag": flag, "xs": xs, "d": d}.items()})
 

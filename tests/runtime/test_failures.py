@@ -4,7 +4,6 @@ Pipelines are compiled by the real kfp compiler and run with real subprocesses.
 """
 
 # Components import inside their bodies: kfp ships only the function's source to the task.
-# ruff: noqa: PLC0415
 
 import re
 from pathlib import Path

@@ -6,7 +6,6 @@ wrongly resolved input fails the task instead of passing unnoticed.
 """
 
 # Components import inside their bodies: kfp ships only the function's source to the task.
-# ruff: noqa: PLC0415
 
 import importlib.metadata
 import importlib.util
