@@ -24,7 +24,7 @@ from pathlib import Path
 import uv
 
 _READY = ".sluice-ready"
-_LAYOUT = 2  # bump when what a task environment holds changes, so old ones are not reused
+_LAYOUT = 3  # bump when what a task environment holds changes, so old ones are not reused
 # Variables of Sluice's own interpreter that must not leak into a task's interpreter.
 _SCRUB = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "CONDA_PREFIX", "PIP_TARGET", "PIP_PREFIX")
 
@@ -100,7 +100,8 @@ class Environments:
             uv_bin = uv.find_uv_bin()
             self._run([uv_bin, "venv", "--quiet", "--allow-existing", "--python", self.python, str(env.path)])
             if requirement:
-                self._run([uv_bin, "pip", "install", "--quiet", "--python", str(env.bin_dir / "python"),
+                self._run([uv_bin, "pip", "install", "--quiet", "--compile-bytecode",
+                           "--python", str(env.bin_dir / "python"),
                            requirement, "--no-deps"])
             _install_pip_shim(env, uv_bin)
             (env.path / _READY).write_text(requirement or "")

@@ -1,14 +1,20 @@
-"""The claim → plan → act loop for a job. It holds nothing it cannot rebuild from the store."""
+"""The plan → act loop for a job. It holds nothing it cannot rebuild from the store.
+
+The loop keeps a view of the job's rows that it updates from what each store write returns (the rows
+as written), so a job of thousands of tasks is read once, not once per event. When a write is
+rejected (another writer moved the job on) the view is dropped and read again.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sluice.domain.actions import Action, Launch, SetTask, Terminate
+from sluice.domain.ir import PipelineSpecView
 from sluice.domain.outcome import Outcome
 from sluice.domain.planner import plan, settle
 from sluice.domain.records import JobRecord, Snapshot, TaskRecord
@@ -16,7 +22,7 @@ from sluice.domain.spec import parse_spec
 from sluice.domain.states import TaskState
 from sluice.errors import Aborted
 from sluice.runtime.launcher import Launcher
-from sluice.store.store import Store
+from sluice.store.store import Applied, Store
 
 Clock = Callable[[], datetime]
 
@@ -24,6 +30,27 @@ Clock = Callable[[], datetime]
 def utc_now() -> datetime:
     """The real clock."""
     return datetime.now(UTC)
+
+
+@dataclass
+class _View:
+    """The orchestrator's current picture of one job, kept equal to the stored rows."""
+
+    job: JobRecord
+    tasks: dict[int, TaskRecord] = field(default_factory=dict)
+
+    @staticmethod
+    def of(snapshot: Snapshot) -> _View:
+        return _View(snapshot.job, {t.task_id: t for t in snapshot.tasks})
+
+    def update(self, applied: Applied) -> None:
+        if applied.job is not None:
+            self.job = applied.job
+        for task in applied.tasks:
+            self.tasks[task.task_id] = task
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(self.job, tuple(sorted(self.tasks.values(), key=lambda t: t.seq)))
 
 
 class Orchestrator:
@@ -41,59 +68,60 @@ class Orchestrator:
     def run_job(self, job_id: str, stop: threading.Event | None = None) -> JobRecord:
         """Run `job_id` until it ends (or `stop` is set); returns the stored job."""
         spec = parse_spec(self.store.get_job(job_id).spec)
+        view = _View.of(self.store.snapshot(job_id))
         running: dict[Future[Outcome], int] = {}
         while stop is None or not stop.is_set():
-            snapshot = self.store.snapshot(job_id)
-            if snapshot.job.state.terminal and not running:
-                return snapshot.job
-            actions = plan(snapshot, spec, self.max_parallel - len(running), self.clock())
+            state, cancel = self.store.job_flags(job_id)
+            if cancel != view.job.cancel_requested or state is not view.job.state:
+                view = _View.of(self.store.snapshot(job_id))  # changed by someone else (a cancel request)
+            if view.job.state.terminal and not running:
+                return view.job
+            actions = plan(view.snapshot(), spec, self.max_parallel - len(running), self.clock())
             if actions:
-                self._act(snapshot, spec, actions, running)
+                view = self._act(view, spec, actions, running)
                 continue
             if not running:
-                # Nothing to run and nothing running: only a cancel request or a new plan can change this.
+                # Nothing runs and nothing can start yet: a backoff or a cancel request will change that.
                 threading.Event().wait(self.poll_seconds)
                 continue
             done, _ = wait(running, timeout=self.poll_seconds, return_when=FIRST_COMPLETED)
             for future in done:
-                self._settle(job_id, running.pop(future), future)
+                view = self._settle(view, running.pop(future), future)
         return self.store.get_job(job_id)
 
-    def _act(self, snapshot: Snapshot, spec: object, actions: list[Action],
-             running: dict[Future[Outcome], int]) -> None:
+    def _apply(self, view: _View, actions: list[Action]) -> _View | None:
         try:
-            self.store.apply(snapshot.job.job_id, actions, self.clock())
+            view.update(self.store.apply(view.job.job_id, actions, self.clock()))
         except Aborted:
-            return  # somebody else moved the job on; plan again from the store
-        by_id = {t.task_id: t for t in snapshot.tasks}
+            return None
+        return view
+
+    def _act(self, view: _View, spec: PipelineSpecView, actions: list[Action],
+             running: dict[Future[Outcome], int]) -> _View:
+        if self._apply(view, actions) is None:
+            return _View.of(self.store.snapshot(view.job.job_id))  # somebody else moved the job on
         for action in actions:
             if isinstance(action, Launch):
-                task = by_id.get(action.task_id) or self._task(snapshot.job.job_id, action.task_id)
-                started = replace(task, state=TaskState.RUNNING, attempt=task.attempt + 1)
-                running[self._pool.submit(self.launcher.run, spec, snapshot.job, started)] = action.task_id  # type: ignore[arg-type]
+                task = view.tasks[action.task_id]
+                running[self._pool.submit(self.launcher.run, spec, view.job, task)] = action.task_id
             elif isinstance(action, Terminate):
-                self._terminate(snapshot.job.job_id, action.task_id)
+                self._apply(view, [SetTask(action.task_id, TaskState.CANCEL_PENDING, TaskState.CANCELLING)])
+                threading.Thread(target=self.launcher.terminate, args=(action.task_id,), daemon=True).start()
+        return view
 
-    def _task(self, job_id: str, task_id: int) -> TaskRecord:
-        return next(t for t in self.store.snapshot(job_id).tasks if t.task_id == task_id)
-
-    def _terminate(self, job_id: str, task_id: int) -> None:
-        self.store.apply(job_id, [SetTask(task_id, TaskState.CANCEL_PENDING, TaskState.CANCELLING)], self.clock())
-        threading.Thread(target=self.launcher.terminate, args=(task_id,), daemon=True).start()
-
-    def _settle(self, job_id: str, task_id: int, future: Future[Outcome]) -> None:
+    def _settle(self, view: _View, task_id: int, future: Future[Outcome]) -> _View:
         try:
             outcome = future.result()
-        except Exception as exc:
+        except Exception as exc:  # a launcher bug must fail the task, not the server
             outcome = Outcome(error=f"Sluice could not run the task: {exc!r}")
         for _ in range(5):
-            task = self._task(job_id, task_id)
-            try:
-                self.store.apply(job_id, settle(task, outcome, self.clock()), self.clock())
-                return
-            except Aborted:
-                continue  # the task moved (cancel) between reading and writing; settle against the new state
+            if self._apply(view, settle(view.tasks[task_id], outcome, self.clock())) is not None:
+                return view
+            # the task moved (a cancel) between reading and writing: settle against the stored state
+            view = _View.of(self.store.snapshot(view.job.job_id))
+        return view
 
     def close(self) -> None:
         """Stop accepting work; running attempts are left to finish."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -111,14 +112,16 @@ class Store:
         """The job and all of its tasks, with their status histories."""
         with self.engine.connect() as conn:
             job = _read_job(conn, job_id)
-            history: dict[int, list[StatusEntry]] = {}
-            h = task_status_history
-            for row in conn.execute(sa.select(h).where(h.c.job_id == job_id).order_by(h.c.id)):
-                history.setdefault(row.task_id, []).append(
-                    StatusEntry(_utc(row.update_time) or row.update_time, TaskState(row.state), row.error)
-                )
-            rows = conn.execute(sa.select(tasks).where(tasks.c.job_id == job_id).order_by(tasks.c.seq))
-            return Snapshot(job, tuple(_task(row, history.get(row.task_id, [])) for row in rows))
+            return Snapshot(job, tuple(_read_tasks(conn, job_id, None)))
+
+    def job_flags(self, job_id: str) -> tuple[PipelineState, bool]:
+        """The job's state and whether a cancel was requested: the cheap read an orchestrator polls."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(pipeline_jobs.c.state, pipeline_jobs.c.cancel_requested)
+                               .where(pipeline_jobs.c.job_id == job_id)).first()
+        if row is None:
+            raise NotFound(f"pipeline job {job_id!r} not found")
+        return PipelineState(row.state), bool(row.cancel_requested)
 
     def request_cancel(self, job_id: str, now: datetime) -> JobRecord:
         """Mark the job for cancellation; the planner carries it out. A finished job → FailedPrecondition."""
@@ -132,20 +135,28 @@ class Store:
                          .values(cancel_requested=True, update_time=now))
             return _read_job(conn, job_id)
 
-    def apply(self, job_id: str, actions: Sequence[Action], now: datetime) -> None:
-        """Apply the planner's actions in one transaction; Aborted (nothing written) if any CAS fails."""
+    def apply(self, job_id: str, actions: Sequence[Action], now: datetime) -> Applied:
+        """Apply the planner's actions in one transaction; Aborted (nothing written) if any CAS fails.
+
+        Returns the rows as they now are, so a caller can keep its view current without reloading the job.
+        """
         if not actions:
-            return
+            return Applied(None, [])
         with self.engine.begin() as conn:
             seq = conn.execute(sa.select(sa.func.coalesce(sa.func.max(tasks.c.seq), 0))
                                .where(tasks.c.job_id == job_id)).scalar_one()
+            touched: set[int] = set()
             for action in actions:
                 if isinstance(action, NewTask):
                     seq += 1
                     _insert_task(conn, job_id, seq, action, now)
                 else:
                     _update(conn, job_id, action, now)
+                if not isinstance(action, SetJob):
+                    touched.add(action.task_id)
             conn.execute(pipeline_jobs.update().where(pipeline_jobs.c.job_id == job_id).values(update_time=now))
+            job = _read_job(conn, job_id) if any(isinstance(a, SetJob) for a in actions) else None
+            return Applied(job, _read_tasks(conn, job_id, touched))
 
     # The API's side: pages, the API-only fields, deletes and batch cancels.
 
@@ -221,6 +232,31 @@ class Store:
                     pipeline_jobs.c.cancel_requested.is_(False),
                 ).values(cancel_requested=True, update_time=now))
             return [_read_job(conn, job_id) for job_id in live]
+
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What one apply() changed: the job row (when a SetJob was among the actions) and the touched tasks."""
+
+    job: JobRecord | None
+    tasks: list[TaskRecord]
+
+
+def _read_tasks(conn: Connection, job_id: str, only: set[int] | None) -> list[TaskRecord]:
+    h = task_status_history
+    history_query = sa.select(h).where(h.c.job_id == job_id).order_by(h.c.id)
+    task_query = sa.select(tasks).where(tasks.c.job_id == job_id).order_by(tasks.c.seq)
+    if only is not None:
+        ids = sorted(only)
+        history_query = history_query.where(h.c.task_id.in_(ids))
+        task_query = task_query.where(tasks.c.task_id.in_(ids))
+    history: dict[int, list[StatusEntry]] = {}
+    for row in conn.execute(history_query):
+        history.setdefault(row.task_id, []).append(
+            StatusEntry(_utc(row.update_time) or row.update_time, TaskState(row.state), row.error)
+        )
+    return [_task(row, history.get(row.task_id, [])) for row in conn.execute(task_query)]
 
 
 def _extra(row: Any) -> JsonObject:

@@ -41,6 +41,12 @@ pipeline_jobs = Table(
     Column("error", JSON),
     Column("cancel_requested", Boolean, nullable=False, default=False),
     Column("fail_fast", Boolean, nullable=False, default=False),
+    # API-only PipelineJob fields (serviceAccount, network, encryptionSpec, ...), echoed back; camelCase JSON.
+    Column("extra", JSON),
+    Column("template_version", String(256), nullable=False, default="", server_default=""),
+    # Keyset pages of a parent in the default order (create_time desc, job_id desc) and by update_time.
+    Index("ix_pipeline_jobs_parent_create", "parent", "create_time", "job_id"),
+    Index("ix_pipeline_jobs_parent_update", "parent", "update_time", "job_id"),
 )
 
 labels = Table(
@@ -85,4 +91,19 @@ task_status_history = Table(
     Column("update_time", DateTime(timezone=True), nullable=False),
     Column("state", String(24), nullable=False),
     Column("error", JSON),
+)
+
+operations = Table(
+    "operations",
+    metadata,
+    Column("op_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("parent", String(512), nullable=False),
+    Column("job_id", String(128), index=True),  # no foreign key: a delete operation outlives its job
+    Column("metadata_type", String(256), nullable=False),
+    Column("done", Boolean, nullable=False, default=False),
+    Column("response", JSON),
+    Column("error", JSON),
+    Column("create_time", DateTime(timezone=True), nullable=False),
+    Column("update_time", DateTime(timezone=True), nullable=False),
+    Index("ix_operations_parent_create", "parent", "create_time", "op_id"),
 )
