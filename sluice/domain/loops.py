@@ -78,7 +78,7 @@ def loop_steps(spec: PipelineSpecView, task: TaskSpec, loop: TaskRecord, iterati
 
 
 def _finish(spec: PipelineSpecView, loop: TaskRecord, iterations: list[TaskRecord]) -> SetTask:
-    failed = [t.name for t in iterations if t.state is TaskState.FAILED]
+    failed = [t.name for t in iterations if t.state is TaskState.FAILED][:10]
     if failed:
         message = f"The DAG failed because some tasks failed. The failed tasks are: [{', '.join(failed)}]."
         return SetTask(loop.task_id, TaskState.RUNNING, TaskState.FAILED,

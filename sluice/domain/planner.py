@@ -233,9 +233,12 @@ def _due(task: TaskRecord, now: datetime) -> bool:
     return not isinstance(not_before, str) or datetime.fromisoformat(not_before) <= now
 
 
-def _failed_names(tasks: Iterable[TaskRecord]) -> list[str]:
-    failed = [t for t in tasks if t.state is TaskState.FAILED]
-    return [t.name for t in sorted(failed, key=lambda t: (t.end_time or t.create_time, t.seq))]
+def _failed_names(tasks: Iterable[TaskRecord], most: int = 10) -> list[str]:
+    """Names of the failed tasks, first failure first, each once; a long list ends with how many more."""
+    failed = sorted((t for t in tasks if t.state is TaskState.FAILED),
+                    key=lambda t: (t.end_time or t.create_time, t.seq))
+    names = list(dict.fromkeys(t.name for t in failed))
+    return names[:most] + ([f"and {len(names) - most} more"] if len(names) > most else [])
 
 
 def _finish_dag(dag: Dag, dag_task: TaskRecord, children: Mapping[str, TaskRecord]) -> SetTask:
