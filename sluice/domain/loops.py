@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 
 from sluice.domain.actions import Action, NewTask, SetTask, task_id_for
 from sluice.domain.ir import PipelineSpecView, TaskSpec
 from sluice.domain.jsontypes import Json, JsonObject
 from sluice.domain.records import Artifact, TaskKind, TaskRecord, Values
 from sluice.domain.states import TaskState
+from sluice.domain.tree import Tree
 from sluice.domain.values import normalise_numbers
 from sluice.errors import Code
 
@@ -48,10 +48,11 @@ def _iteration(job_numeric_id: int, loop: TaskRecord, task: TaskSpec, index: int
                    detail={ITERATION_INDEX: index})
 
 
-def loop_steps(spec: PipelineSpecView, task: TaskSpec, loop: TaskRecord, iterations: Mapping[str, TaskRecord],
-               job_numeric_id: int, stopping: bool) -> list[Action]:
+def loop_steps(spec: PipelineSpecView, task: TaskSpec, loop: TaskRecord, tree: Tree, job_numeric_id: int,
+               stopping: bool) -> list[Action]:
     """Create the iterations once, start them up to parallelismLimit, finish the loop when they have ended."""
     assert task.iterator is not None
+    iterations = tree.children.get(loop.task_id, {})
     if not iterations:
         items = _items(task, loop)
         if isinstance(items, str):
@@ -60,19 +61,19 @@ def loop_steps(spec: PipelineSpecView, task: TaskSpec, loop: TaskRecord, iterati
         if items and not stopping:
             return [_iteration(job_numeric_id, loop, task, i, item) for i, item in enumerate(items)]
         return [_finish(spec, loop, [])]
-    ordered = sorted(iterations.values(), key=lambda t: int(t.detail.get(ITERATION_INDEX, 0)))  # type: ignore[arg-type]
-    running = sum(1 for t in ordered if t.state is TaskState.RUNNING)
-    limit = task.iterator.parallelism or len(ordered)
+    running = tree.counts[loop.task_id][TaskState.RUNNING]
+    limit = task.iterator.parallelism or len(iterations)
     actions: list[Action] = []
-    for it in ordered:
-        if it.state is not TaskState.PENDING:
-            continue
+    for it_id in tree.pending_children.get(loop.task_id, {}):
         if stopping:
-            actions.append(SetTask(it.task_id, TaskState.PENDING, TaskState.CANCELLED))
+            actions.append(SetTask(it_id, TaskState.PENDING, TaskState.CANCELLED))
         elif running < limit:
-            actions.append(SetTask(it.task_id, TaskState.PENDING, TaskState.RUNNING))
+            actions.append(SetTask(it_id, TaskState.PENDING, TaskState.RUNNING))
             running += 1
-    if not actions and all(t.state.terminal for t in ordered):
+        else:
+            break
+    if not actions and tree.all_children_ended(loop.task_id):
+        ordered = sorted(iterations.values(), key=lambda t: int(t.detail.get(ITERATION_INDEX, 0)))  # type: ignore[arg-type]
         actions.append(_finish(spec, loop, ordered))
     return actions
 

@@ -8,7 +8,6 @@ end when their children have. Conditions, loops, exit handlers and retries are c
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -20,8 +19,9 @@ from sluice.domain.ir import ContainerExecutor, Dag, PipelineSpecView, TaskSpec
 from sluice.domain.jsontypes import JsonObject
 from sluice.domain.loops import loop_steps
 from sluice.domain.outcome import Outcome
-from sluice.domain.records import GROUP_KINDS, JobRecord, Snapshot, TaskKind, TaskRecord, Values
+from sluice.domain.records import GROUP_KINDS, JobRecord, TaskKind, TaskRecord, Values
 from sluice.domain.states import PipelineState, TaskState
+from sluice.domain.tree import Tree
 from sluice.errors import Code
 
 _JOB_END = {
@@ -40,24 +40,6 @@ def error(code: Code, message: str) -> JsonObject:
     return {"code": int(code), "message": message}
 
 
-@dataclass
-class Tree:
-    """The job's task rows indexed for planning."""
-
-    by_id: dict[int, TaskRecord]
-    children: dict[int, dict[str, TaskRecord]]
-
-    @staticmethod
-    def of(tasks: Iterable[TaskRecord]) -> Tree:
-        """Index `tasks` by id and by parent."""
-        by_id = {t.task_id: t for t in tasks}
-        children: dict[int, dict[str, TaskRecord]] = defaultdict(dict)
-        for t in by_id.values():
-            if t.parent_id is not None:
-                children[t.parent_id][t.key] = t
-        return Tree(by_id, children)
-
-
 @dataclass(frozen=True)
 class Step:
     """What one planning pass knows besides the rows."""
@@ -68,9 +50,13 @@ class Step:
     stopping: bool  # cancel requested, or fail-fast after a failure: start nothing new but exit handlers
 
 
-def plan(snapshot: Snapshot, spec: PipelineSpecView, slots: int, now: datetime) -> list[Action]:
-    """The actions that move the job on; an empty list means: wait for a running task or a backoff."""
-    job = snapshot.job
+def plan(job: JobRecord, tree: Tree, spec: PipelineSpecView, slots: int, now: datetime,
+         dirty: Iterable[int] | None = None) -> list[Action]:
+    """The actions that move the job on; an empty list means: wait for a running task or a backoff.
+
+    `dirty` names the tasks whose rows changed since the last call (None: look at everything). Only
+    their groups are planned again, so the work per event does not grow with the job.
+    """
     if job.state.terminal:
         return []
     if job.state in (PipelineState.QUEUED, PipelineState.PENDING):
@@ -78,25 +64,26 @@ def plan(snapshot: Snapshot, spec: PipelineSpecView, slots: int, now: datetime) 
     actions: list[Action] = []
     if job.cancel_requested and job.state is PipelineState.RUNNING:
         actions.append(SetJob(job.state, PipelineState.CANCELLING))
-    tree = Tree.of(snapshot.tasks)
-    failed = any(t.state is TaskState.FAILED and t.kind not in GROUP_KINDS for t in snapshot.tasks)
-    step = Step(spec, job, now, job.cancel_requested or (job.fail_fast and failed))
-    for task in sorted(tree.by_id.values(), key=lambda t: t.seq):
+    step = Step(spec, job, now, job.cancel_requested or (job.fail_fast and tree.failed_leaves > 0))
+    for task in _groups_to_plan(tree, None if step.stopping else dirty):
         if task.state is TaskState.NOT_TRIGGERED and task.kind is TaskKind.DAG:
             actions.extend(_not_triggered_below(step, task, tree))
-        if task.state is not TaskState.RUNNING:
-            continue
-        if task.kind is TaskKind.LOOP:
+        elif task.state is TaskState.RUNNING and task.kind is TaskKind.LOOP:
             spec_task = dag_of(spec, tree.by_id[task.parent_id or 0]).tasks[task.key]
-            iterations = tree.children.get(task.task_id, {})
-            actions.extend(loop_steps(spec, spec_task, task, iterations, job.numeric_id, step.stopping))
-        elif task.kind in GROUP_KINDS:
+            actions.extend(loop_steps(spec, spec_task, task, tree, job.numeric_id, step.stopping))
+        elif task.state is TaskState.RUNNING:
             actions.extend(_plan_dag(step, task, tree))
     actions.extend(_leaves(tree, slots, step))
-    root = next((t for t in tree.by_id.values() if t.parent_id is None), None)
+    root = tree.by_id.get(tree.root_id) if tree.root_id is not None else None
     if root is not None and root.state.terminal and not actions:
         actions.append(_finish_job(job, root, tree))
     return actions
+
+
+def _groups_to_plan(tree: Tree, dirty: Iterable[int] | None) -> list[TaskRecord]:
+    ids = tree.group_ids() if dirty is None else dirty
+    groups = (tree.by_id[i] for i in ids if i in tree.by_id)
+    return sorted((g for g in groups if g.kind in GROUP_KINDS), key=lambda t: t.seq)
 
 
 def _start(job: JobRecord, spec: PipelineSpecView) -> list[Action]:
@@ -138,7 +125,7 @@ def _plan_dag(step: Step, dag_task: TaskRecord, tree: Tree) -> list[Action]:
             actions.append(_new_task(step, dag_task, task, children))
         else:
             waiting = True
-    if not actions and not waiting and all(c.state.terminal for c in children.values()):
+    if not actions and not waiting and tree.all_children_ended(dag_task.task_id):
         actions.append(_finish_dag(dag, dag_task, children))
     return actions
 
@@ -214,17 +201,20 @@ def _new_task(step: Step, parent: TaskRecord, task: TaskSpec, siblings: Mapping[
 
 def _leaves(tree: Tree, slots: int, step: Step) -> list[Action]:
     actions: list[Action] = []
-    leaves = sorted((t for t in tree.by_id.values() if t.kind not in GROUP_KINDS), key=lambda t: t.seq)
-    for task in leaves:
+    for task_id in list(tree.pending_leaves):
+        task = tree.by_id[task_id]
         after_failure = bool(task.detail.get(RUNS_AFTER_FAILURE))
-        if task.state is TaskState.PENDING:
-            if step.stopping and not after_failure:
-                actions.append(SetTask(task.task_id, TaskState.PENDING, TaskState.CANCELLED))
-            elif slots > 0 and _due(task, step.now):
-                actions.append(Launch(task.task_id))
-                slots -= 1
-        elif task.state is TaskState.RUNNING and step.job.cancel_requested and not after_failure:
-            actions.append(Terminate(task.task_id))
+        if step.stopping and not after_failure:
+            actions.append(SetTask(task_id, TaskState.PENDING, TaskState.CANCELLED))
+        elif slots > 0 and _due(task, step.now):
+            actions.append(Launch(task_id))
+            slots -= 1
+        elif slots <= 0 and not step.stopping:
+            break
+    if step.job.cancel_requested:
+        for task_id in sorted(tree.running_leaves, key=lambda i: tree.by_id[i].seq):
+            if not tree.by_id[task_id].detail.get(RUNS_AFTER_FAILURE):
+                actions.append(Terminate(task_id))
     return actions
 
 

@@ -17,9 +17,10 @@ from sluice.domain.actions import Action, Launch, SetTask, Terminate
 from sluice.domain.ir import PipelineSpecView
 from sluice.domain.outcome import Outcome
 from sluice.domain.planner import plan, settle
-from sluice.domain.records import JobRecord, Snapshot, TaskRecord
+from sluice.domain.records import JobRecord, Snapshot
 from sluice.domain.spec import parse_spec
 from sluice.domain.states import TaskState
+from sluice.domain.tree import Tree
 from sluice.errors import Aborted
 from sluice.runtime.launcher import Launcher
 from sluice.store.store import Applied, Store
@@ -37,20 +38,26 @@ class _View:
     """The orchestrator's current picture of one job, kept equal to the stored rows."""
 
     job: JobRecord
-    tasks: dict[int, TaskRecord] = field(default_factory=dict)
+    tree: Tree = field(default_factory=Tree)
+    dirty: set[int] | None = None  # tasks changed since the last plan; None: plan everything
 
     @staticmethod
     def of(snapshot: Snapshot) -> _View:
-        return _View(snapshot.job, {t.task_id: t for t in snapshot.tasks})
+        return _View(snapshot.job, Tree.of(snapshot.tasks))
 
     def update(self, applied: Applied) -> None:
         if applied.job is not None:
             self.job = applied.job
         for task in applied.tasks:
-            self.tasks[task.task_id] = task
+            self.tree.put(task)
+            if self.dirty is not None:
+                self.dirty.add(task.task_id)
+                if task.parent_id is not None:
+                    self.dirty.add(task.parent_id)
 
-    def snapshot(self) -> Snapshot:
-        return Snapshot(self.job, tuple(sorted(self.tasks.values(), key=lambda t: t.seq)))
+    def take_dirty(self) -> set[int] | None:
+        dirty, self.dirty = self.dirty, set()
+        return dirty
 
 
 class Orchestrator:
@@ -76,7 +83,8 @@ class Orchestrator:
                 view = _View.of(self.store.snapshot(job_id))  # changed by someone else (a cancel request)
             if view.job.state.terminal and not running:
                 return view.job
-            actions = plan(view.snapshot(), spec, self.max_parallel - len(running), self.clock())
+            actions = plan(view.job, view.tree, spec, self.max_parallel - len(running), self.clock(),
+                           view.take_dirty())
             if actions:
                 view = self._act(view, spec, actions, running)
                 continue
@@ -102,7 +110,7 @@ class Orchestrator:
             return _View.of(self.store.snapshot(view.job.job_id))  # somebody else moved the job on
         for action in actions:
             if isinstance(action, Launch):
-                task = view.tasks[action.task_id]
+                task = view.tree.by_id[action.task_id]
                 running[self._pool.submit(self.launcher.run, spec, view.job, task)] = action.task_id
             elif isinstance(action, Terminate):
                 self._apply(view, [SetTask(action.task_id, TaskState.CANCEL_PENDING, TaskState.CANCELLING)])
@@ -115,7 +123,7 @@ class Orchestrator:
         except Exception as exc:  # a launcher bug must fail the task, not the server
             outcome = Outcome(error=f"Sluice could not run the task: {exc!r}")
         for _ in range(5):
-            if self._apply(view, settle(view.tasks[task_id], outcome, self.clock())) is not None:
+            if self._apply(view, settle(view.tree.by_id[task_id], outcome, self.clock())) is not None:
                 return view
             # the task moved (a cancel) between reading and writing: settle against the stored state
             view = _View.of(self.store.snapshot(view.job.job_id))

@@ -85,7 +85,8 @@ task_status_history = Table(
     "task_status_history",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("task_id", BigInteger, ForeignKey("tasks.task_id", ondelete="CASCADE"), nullable=False),
+    Column("task_id", BigInteger, ForeignKey("tasks.task_id", ondelete="CASCADE"), nullable=False,
+           index=True),  # reading back the rows one apply() touched must not scan the job's whole history
     Column("job_id", String(128), ForeignKey("pipeline_jobs.job_id", ondelete="CASCADE"), nullable=False,
            index=True),
     Column("update_time", DateTime(timezone=True), nullable=False),

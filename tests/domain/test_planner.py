@@ -11,9 +11,10 @@ from sluice.domain.actions import Launch, NewTask, SetJob, SetTask, Terminate, t
 from sluice.domain.ir import PipelineSpecView
 from sluice.domain.outcome import Outcome
 from sluice.domain.planner import plan, settle
-from sluice.domain.records import JobRecord, Snapshot, TaskKind, TaskRecord, Values
+from sluice.domain.records import JobRecord, TaskKind, TaskRecord, Values
 from sluice.domain.spec import parse_spec
 from sluice.domain.states import PipelineState, TaskState
+from sluice.domain.tree import Tree
 from tests.conftest import Compile
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -61,7 +62,7 @@ def child(key: str, state: TaskState, seq: int, output: int | None = None) -> Ta
 
 
 def test_a_queued_job_starts_with_its_root_dag(spec: PipelineSpecView) -> None:
-    actions = plan(Snapshot(job(PipelineState.QUEUED), ()), spec, 4, T0)
+    actions = plan(job(PipelineState.QUEUED), Tree.of(()), spec, 4, T0)
     assert actions[:2] == [SetJob(PipelineState.QUEUED, PipelineState.PENDING),
                            SetJob(PipelineState.PENDING, PipelineState.RUNNING)]
     new_root = actions[2]
@@ -71,7 +72,7 @@ def test_a_queued_job_starts_with_its_root_dag(spec: PipelineSpecView) -> None:
 
 
 def test_only_tasks_whose_upstream_ended_are_created(spec: PipelineSpecView) -> None:
-    (created,) = plan(Snapshot(job(), (root(),)), spec, 4, T0)
+    (created,) = plan(job(), Tree.of((root(),)), spec, 4, T0)
     assert isinstance(created, NewTask)
     assert created.key == "step" and created.name == "a"
     assert created.state is TaskState.PENDING
@@ -80,7 +81,7 @@ def test_only_tasks_whose_upstream_ended_are_created(spec: PipelineSpecView) -> 
 
 
 def test_outputs_flow_to_the_tasks_that_become_ready(spec: PipelineSpecView) -> None:
-    actions = plan(Snapshot(job(), (root(), child("step", TaskState.SUCCEEDED, 2, output=2))), spec, 4, T0)
+    actions = plan(job(), Tree.of((root(), child("step", TaskState.SUCCEEDED, 2, output=2))), spec, 4, T0)
     created = {a.name: a for a in actions if isinstance(a, NewTask)}
     assert set(created) == {"b", "c"}
     assert created["b"].inputs.parameters == {"x": 2}
@@ -89,24 +90,24 @@ def test_outputs_flow_to_the_tasks_that_become_ready(spec: PipelineSpecView) -> 
 def test_pending_leaves_launch_up_to_the_free_slots(spec: PipelineSpecView) -> None:
     tasks = (root(), child("step", TaskState.SUCCEEDED, 2, 2), child("step-2", TaskState.PENDING, 3),
              child("step-3", TaskState.PENDING, 4))
-    assert [a for a in plan(Snapshot(job(), tasks), spec, 1, T0) if isinstance(a, Launch)] == [
+    assert [a for a in plan(job(), Tree.of(tasks), spec, 1, T0) if isinstance(a, Launch)] == [
         Launch(tasks[2].task_id)]
-    assert len([a for a in plan(Snapshot(job(), tasks), spec, 5, T0) if isinstance(a, Launch)]) == 2
-    assert [a for a in plan(Snapshot(job(), tasks), spec, 0, T0) if isinstance(a, Launch)] == []
+    assert len([a for a in plan(job(), Tree.of(tasks), spec, 5, T0) if isinstance(a, Launch)]) == 2
+    assert [a for a in plan(job(), Tree.of(tasks), spec, 0, T0) if isinstance(a, Launch)] == []
 
 
 def test_downstream_of_a_failure_is_not_triggered_and_the_job_fails(spec: PipelineSpecView) -> None:
     tasks = (root(), child("step", TaskState.SUCCEEDED, 2, 2), child("step-2", TaskState.FAILED, 3),
              child("step-3", TaskState.SUCCEEDED, 4, 3))
-    (d,) = plan(Snapshot(job(), tasks), spec, 4, T0)
+    (d,) = plan(job(), Tree.of(tasks), spec, 4, T0)
     assert isinstance(d, NewTask) and d.name == "d" and d.state is TaskState.NOT_TRIGGERED
 
     done = (*tasks, child("step-4", TaskState.NOT_TRIGGERED, 5))
-    (finish_root,) = plan(Snapshot(job(), done), spec, 4, T0)
+    (finish_root,) = plan(job(), Tree.of(done), spec, 4, T0)
     assert isinstance(finish_root, SetTask) and finish_root.state is TaskState.FAILED
     assert finish_root.error is not None and "[b]" in str(finish_root.error["message"])
 
-    (finish_job,) = plan(Snapshot(job(), (replace(root(), state=TaskState.FAILED), *done[1:])), spec, 4, T0)
+    (finish_job,) = plan(job(), Tree.of((replace(root(), state=TaskState.FAILED), *done[1:])), spec, 4, T0)
     assert isinstance(finish_job, SetJob) and finish_job.state is PipelineState.FAILED
     assert finish_job.error == {"code": 9, "message":
                                 "The DAG failed because some tasks failed. The failed tasks are: [b]."}
@@ -115,40 +116,40 @@ def test_downstream_of_a_failure_is_not_triggered_and_the_job_fails(spec: Pipeli
 def test_a_finished_dag_carries_its_outputs_and_the_job_succeeds(spec: PipelineSpecView) -> None:
     tasks = (root(), child("step", TaskState.SUCCEEDED, 2, 2), child("step-2", TaskState.SUCCEEDED, 3, 3),
              child("step-3", TaskState.SUCCEEDED, 4, 3), child("step-4", TaskState.SUCCEEDED, 5, 4))
-    (finish,) = plan(Snapshot(job(), tasks), spec, 4, T0)
+    (finish,) = plan(job(), Tree.of(tasks), spec, 4, T0)
     assert finish == SetTask(ROOT_ID, TaskState.RUNNING, TaskState.SUCCEEDED, outputs=Values({"Output": 4}))
-    (end,) = plan(Snapshot(job(), (replace(root(), state=TaskState.SUCCEEDED), *tasks[1:])), spec, 4, T0)
+    (end,) = plan(job(), Tree.of((replace(root(), state=TaskState.SUCCEEDED), *tasks[1:])), spec, 4, T0)
     assert end == SetJob(PipelineState.RUNNING, PipelineState.SUCCEEDED)
-    assert plan(Snapshot(job(PipelineState.SUCCEEDED), tasks), spec, 4, T0) == []
+    assert plan(job(PipelineState.SUCCEEDED), Tree.of(tasks), spec, 4, T0) == []
 
 
 def test_cancel_stops_pending_terminates_running_and_creates_nothing(spec: PipelineSpecView) -> None:
     tasks = (root(), child("step", TaskState.SUCCEEDED, 2, 2), child("step-2", TaskState.RUNNING, 3),
              child("step-3", TaskState.PENDING, 4))
-    actions = plan(Snapshot(job(cancel_requested=True), tasks), spec, 4, T0)
+    actions = plan(job(cancel_requested=True), Tree.of(tasks), spec, 4, T0)
     assert actions == [SetJob(PipelineState.RUNNING, PipelineState.CANCELLING),
-                       Terminate(tasks[2].task_id),
-                       SetTask(tasks[3].task_id, TaskState.PENDING, TaskState.CANCELLED)]
+                       SetTask(tasks[3].task_id, TaskState.PENDING, TaskState.CANCELLED),
+                       Terminate(tasks[2].task_id)]
 
     ended = (root(), tasks[1], replace(tasks[2], state=TaskState.CANCELLED),
              replace(tasks[3], state=TaskState.CANCELLED))
     cancelling = job(PipelineState.CANCELLING, cancel_requested=True)
-    (finish,) = plan(Snapshot(cancelling, ended), spec, 4, T0)
+    (finish,) = plan(cancelling, Tree.of(ended), spec, 4, T0)
     assert isinstance(finish, SetTask) and finish.state is TaskState.CANCELLED
-    (end,) = plan(Snapshot(cancelling, (replace(root(), state=TaskState.CANCELLED), *ended[1:])), spec, 4, T0)
+    (end,) = plan(cancelling, Tree.of((replace(root(), state=TaskState.CANCELLED), *ended[1:])), spec, 4, T0)
     assert end.state is PipelineState.CANCELLED and end.error == {  # type: ignore[union-attr]
         "code": 1, "message": "The pipeline job was cancelled."}
 
 
 def test_a_queued_job_cancelled_before_it_starts(spec: PipelineSpecView) -> None:
-    (end,) = plan(Snapshot(job(PipelineState.QUEUED, cancel_requested=True), ()), spec, 4, T0)
+    (end,) = plan(job(PipelineState.QUEUED, cancel_requested=True), Tree.of(()), spec, 4, T0)
     assert isinstance(end, SetJob) and end.state is PipelineState.CANCELLED
 
 
 def test_fail_fast_starts_nothing_after_a_failure(spec: PipelineSpecView) -> None:
     tasks = (root(), child("step", TaskState.SUCCEEDED, 2, 2), child("step-2", TaskState.FAILED, 3),
              child("step-3", TaskState.PENDING, 4))
-    actions = plan(Snapshot(job(fail_fast=True), tasks), spec, 4, T0)
+    actions = plan(job(fail_fast=True), Tree.of(tasks), spec, 4, T0)
     assert actions == [SetTask(tasks[3].task_id, TaskState.PENDING, TaskState.CANCELLED)]
 
 
