@@ -245,12 +245,13 @@ class Applied:
 
 def _read_tasks(conn: Connection, job_id: str, only: set[int] | None) -> list[TaskRecord]:
     h = task_status_history
-    history_query = sa.select(h).where(h.c.job_id == job_id).order_by(h.c.id)
-    task_query = sa.select(tasks).where(tasks.c.job_id == job_id).order_by(tasks.c.seq)
-    if only is not None:
+    if only is None:
+        history_query = sa.select(h).where(h.c.job_id == job_id).order_by(h.c.id)
+        task_query = sa.select(tasks).where(tasks.c.job_id == job_id).order_by(tasks.c.seq)
+    else:  # by task id alone, so that the database uses the task_id indexes
         ids = sorted(only)
-        history_query = history_query.where(h.c.task_id.in_(ids))
-        task_query = task_query.where(tasks.c.task_id.in_(ids))
+        history_query = sa.select(h).where(h.c.task_id.in_(ids)).order_by(h.c.id)
+        task_query = sa.select(tasks).where(tasks.c.task_id.in_(ids)).order_by(tasks.c.seq)
     history: dict[int, list[StatusEntry]] = {}
     for row in conn.execute(history_query):
         history.setdefault(row.task_id, []).append(
