@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -23,7 +25,7 @@ from sluice.domain.spec import load_document, parse_spec
 from sluice.domain.states import PipelineState, TaskState
 from sluice.domain.submission import Submission
 from sluice.domain.values import parse_text
-from sluice.errors import InvalidArgument, SluiceError
+from sluice.errors import FailedPrecondition, InvalidArgument, SluiceError
 from sluice.jobs import submit
 from sluice.progress import log_tail, task_table
 from sluice.runtime.assembly import open_runtime
@@ -119,7 +121,7 @@ def run(
 
 def _watch(store: Store, job: JobRecord, drive: Callable[[], object]) -> Snapshot:
     """Drive the job in a thread while the table refreshes; Ctrl-C asks the store to cancel it."""
-    finished = threading.Event()
+    finished, interrupted = threading.Event(), threading.Event()
 
     def work() -> None:
         try:
@@ -127,21 +129,24 @@ def _watch(store: Store, job: JobRecord, drive: Callable[[], object]) -> Snapsho
         finally:
             finished.set()
 
-    # Wait on an Event, not Thread.join: an interrupted join marks the thread stopped (CPython 3.11).
+    # SIGINT only sets a flag: a KeyboardInterrupt raised at an arbitrary point (inside a store read, a
+    # render, or Thread.join, which then marks the thread stopped) would leave the job half-cancelled.
+    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set())
     threading.Thread(target=work, name="sluice-orchestrator", daemon=True).start()
-    interrupted = False
-    with Live(console=err, refresh_per_second=8, transient=False) as live:
-        while not finished.is_set():
-            try:
-                finished.wait(timeout=0.15)
-                live.update(task_table(store.snapshot(job.job_id), utc_now()))
-            except KeyboardInterrupt:
-                if not interrupted:
-                    interrupted = True
+    cancel_sent = False
+    try:
+        with Live(console=err, refresh_per_second=4, transient=False) as live:
+            while not finished.wait(timeout=0.25):
+                if interrupted.is_set() and not cancel_sent:
+                    cancel_sent = True
                     err.print("[yellow]cancelling: terminating running tasks…[/]")
-                    store.request_cancel(job.job_id, utc_now())
-        final = store.snapshot(job.job_id)
-        live.update(task_table(final, utc_now()))
+                    with contextlib.suppress(FailedPrecondition):  # it ended meanwhile
+                        store.request_cancel(job.job_id, utc_now())
+                live.update(task_table(store.snapshot(job.job_id), utc_now()))
+            final = store.snapshot(job.job_id)
+            live.update(task_table(final, utc_now()))
+    finally:
+        signal.signal(signal.SIGINT, previous)
     err.print()
     return final
 
