@@ -68,8 +68,8 @@ def run(size: int, spec: Any, envs: Path, max_parallel: int) -> dict[str, float]
     orchestrator_module.settle = planner.wrap(orchestrator_module.settle)  # type: ignore[assignment]
     for name in ("apply", "snapshot", "job_flags"):
         setattr(rt.store, name, store.wrap(getattr(rt.store, name)))
-    job = submit(rt.store, settings, Submission(spec=spec, runtime_config={"parameterValues": {"items": list(range(size))}}),
-                 utc_now())
+    config = {"parameterValues": {"items": list(range(size))}}
+    job = submit(rt.store, settings, Submission(spec=spec, runtime_config=config), utc_now())
     start = time.perf_counter()
     final = rt.orchestrator.run_job(job.job_id)
     wall = time.perf_counter() - start
