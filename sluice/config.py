@@ -3,10 +3,26 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> timedelta:
+    """`7d`, `12h`, `30m`, `90s`, `2w` (or plain seconds) as a timedelta; ValueError for anything else."""
+    text = text.strip().lower()
+    number, unit = (text[:-1], text[-1]) if text and text[-1] in _UNITS else (text, "s")
+    try:
+        seconds = float(number) * _UNITS[unit]
+    except ValueError:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 7d, 12h, 30m, 90s)") from None
+    if seconds < 0:
+        raise ValueError(f"a duration cannot be negative: {text!r}")
+    return timedelta(seconds=seconds)
 
 
 def _default_root() -> Path:
@@ -32,6 +48,8 @@ class Settings(BaseSettings):
     port: int = 8080
     ray_address: str = ""
     cancel_grace_seconds: float = 10.0
+    cache_max_age: str = ""
+    """Cached executions older than this are not reused (`7d`, `12h`, `30m`, `90s`); empty: any age."""
 
     @field_validator("root", "envs_dir")
     @classmethod
@@ -59,6 +77,17 @@ class Settings(BaseSettings):
         if value != "local":
             raise ValueError(f"unknown executor {value!r}; this version runs tasks with 'local'")
         return value
+
+    @field_validator("cache_max_age")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if value:
+            parse_duration(value)
+        return value
+
+    def cache_max_age_delta(self) -> timedelta | None:
+        """cache_max_age as a timedelta (None: no limit)."""
+        return parse_duration(self.cache_max_age) if self.cache_max_age else None
 
     @model_validator(mode="after")
     def _sqlite_default(self) -> Settings:

@@ -72,4 +72,12 @@ class SetTask:
     detail: JsonObject | None = None
 
 
-Action = SetJob | NewTask | Launch | Terminate | SetTask
+@dataclass(frozen=True)
+class CacheResult:
+    """Keep the outputs of SUCCEEDED task `task_id` under its cache key, for later jobs to reuse."""
+
+    task_id: int
+    key: str
+
+
+Action = SetJob | NewTask | Launch | Terminate | SetTask | CacheResult

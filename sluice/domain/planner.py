@@ -12,7 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sluice.domain.actions import Action, Launch, NewTask, SetJob, SetTask, Terminate, task_id_for
+from sluice.domain.actions import Action, CacheResult, Launch, NewTask, SetJob, SetTask, Terminate, task_id_for
+from sluice.domain.caching import CacheHit, fingerprint
 from sluice.domain.conditions import ExpressionError, condition_holds
 from sluice.domain.inputs import InputError, resolve_inputs
 from sluice.domain.ir import ContainerExecutor, Dag, PipelineSpecView, TaskSpec
@@ -33,6 +34,8 @@ _JOB_END = {
 RUNS_AFTER_FAILURE = "runsAfterFailure"
 RETRY = "retry"
 NOT_BEFORE = "notBefore"
+CACHE_KEY = "cacheKey"
+CACHED_FROM = "cachedFrom"
 
 
 def error(code: Code, message: str) -> JsonObject:
@@ -48,14 +51,16 @@ class Step:
     job: JobRecord
     now: datetime
     stopping: bool  # cancel requested, or fail-fast after a failure: start nothing new but exit handlers
+    cache_hits: Mapping[int, CacheHit]  # PENDING leaves whose outputs an earlier execution already has
 
 
 def plan(job: JobRecord, tree: Tree, spec: PipelineSpecView, slots: int, now: datetime,
-         dirty: Iterable[int] | None = None) -> list[Action]:
+         dirty: Iterable[int] | None = None, cache_hits: Mapping[int, CacheHit] | None = None) -> list[Action]:
     """The actions that move the job on; an empty list means: wait for a running task or a backoff.
 
     `dirty` names the tasks whose rows changed since the last call (None: look at everything). Only
-    their groups are planned again, so the work per event does not grow with the job.
+    their groups are planned again, so the work per event does not grow with the job. `cache_hits`
+    are the earlier executions found (by the orchestrator) for PENDING leaves' cache keys.
     """
     if job.state.terminal:
         return []
@@ -64,7 +69,8 @@ def plan(job: JobRecord, tree: Tree, spec: PipelineSpecView, slots: int, now: da
     actions: list[Action] = []
     if job.cancel_requested and job.state is PipelineState.RUNNING:
         actions.append(SetJob(job.state, PipelineState.CANCELLING))
-    step = Step(spec, job, now, job.cancel_requested or (job.fail_fast and tree.failed_leaves > 0))
+    stopping = job.cancel_requested or (job.fail_fast and tree.failed_leaves > 0)
+    step = Step(spec, job, now, stopping, cache_hits or {})
     for task in _groups_to_plan(tree, None if step.stopping else dirty):
         if task.state is TaskState.NOT_TRIGGERED and task.kind is TaskKind.DAG:
             actions.extend(_not_triggered_below(step, task, tree))
@@ -195,8 +201,13 @@ def _new_task(step: Step, parent: TaskRecord, task: TaskSpec, siblings: Mapping[
             return replace(base, state=TaskState.NOT_TRIGGERED, inputs=inputs)
     except (InputError, ExpressionError) as exc:
         return replace(base, state=TaskState.FAILED, error=error(Code.INVALID_ARGUMENT, str(exc)))
-    state = TaskState.RUNNING if kind in GROUP_KINDS else TaskState.PENDING
-    return replace(base, state=state, inputs=inputs)
+    if kind in GROUP_KINDS:
+        return replace(base, state=TaskState.RUNNING, inputs=inputs)
+    executor = step.spec.executors[step.spec.component(task.component).executor or ""]
+    if task.enable_cache and isinstance(executor, ContainerExecutor):
+        key = fingerprint(step.spec.name, task, step.spec.component(task.component), executor, inputs)
+        base = replace(base, detail={**base.detail, CACHE_KEY: key})
+    return replace(base, state=TaskState.PENDING, inputs=inputs)
 
 
 def _leaves(tree: Tree, slots: int, step: Step) -> list[Action]:
@@ -204,8 +215,13 @@ def _leaves(tree: Tree, slots: int, step: Step) -> list[Action]:
     for task_id in list(tree.pending_leaves):
         task = tree.by_id[task_id]
         after_failure = bool(task.detail.get(RUNS_AFTER_FAILURE))
+        hit = step.cache_hits.get(task_id)
         if step.stopping and not after_failure:
             actions.append(SetTask(task_id, TaskState.PENDING, TaskState.CANCELLED))
+        elif hit is not None and hit.key == task.detail.get(CACHE_KEY):
+            source: JsonObject = {"jobId": hit.job_id, "taskId": str(hit.task_id)}
+            detail: JsonObject = {**task.detail, CACHED_FROM: source}
+            actions.append(SetTask(task_id, TaskState.PENDING, TaskState.SKIPPED, outputs=hit.outputs, detail=detail))
         elif slots > 0 and _due(task, step.now):
             actions.append(Launch(task_id))
             slots -= 1
@@ -283,7 +299,10 @@ def settle(task: TaskRecord, outcome: Outcome, now: datetime) -> list[Action]:
         return [SetTask(task.task_id, task.state, TaskState.CANCELLED,
                         error=error(Code.CANCELLED, "The task was cancelled."), detail=detail)]
     if outcome.error is None:
-        return [SetTask(task.task_id, task.state, TaskState.SUCCEEDED, outputs=outcome.outputs, detail=detail)]
+        done: list[Action] = [SetTask(task.task_id, task.state, TaskState.SUCCEEDED, outputs=outcome.outputs,
+                                      detail=detail)]
+        key = task.detail.get(CACHE_KEY)
+        return [*done, CacheResult(task.task_id, key)] if isinstance(key, str) else done
     failed = detail.get("failedAttempts")
     detail["failedAttempts"] = [*(failed if isinstance(failed, list) else []), outcome.process or outcome.log_path]
     failure = SetTask(task.task_id, task.state, TaskState.FAILED,

@@ -123,6 +123,11 @@ def _execution(job: JobRecord, task: TaskRecord) -> JsonObject:
     metadata.update({f"output:{k}": v for k, v in task.outputs.parameters.items()})
     if "image" in task.detail:
         metadata["image"] = task.detail["image"]
+    source = task.detail.get("cachedFrom")
+    if isinstance(source, dict):  # a SKIPPED task: which execution its outputs come from
+        parent = job.name.rsplit("/pipelineJobs/", 1)[0]
+        metadata["cachedFromPipelineJob"] = f"{parent}/pipelineJobs/{source.get('jobId')}"
+        metadata["cachedFromTaskId"] = source.get("taskId")
     execution: JsonObject = {
         "name": f"{_metadata_store(job)}/executions/{task.task_id}",
         "displayName": task.name,

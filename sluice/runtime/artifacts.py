@@ -29,6 +29,26 @@ def is_local(uri: str) -> bool:
     return "://" not in uri or uri.startswith("file://")
 
 
+# kfp writes no file for these; their content is the metadata
+_METADATA_ONLY = frozenset({"system.Metrics", "system.ClassificationMetrics", "system.SlicedClassificationMetrics"})
+
+
+def still_there(artifacts: ArtifactMap) -> bool:
+    """True when every artifact's file or directory still exists (a cache hit needs its outputs)."""
+    for arts in artifacts.values():
+        for art in arts:
+            if art.schema_title in _METADATA_ONLY:
+                continue
+            if is_local(art.uri):
+                if not Path(normalise_uri(art.uri)).exists():
+                    return False
+                continue
+            fs, path = fsspec.core.url_to_fs(art.uri)
+            if not fs.exists(path):
+                return False
+    return True
+
+
 class Staging:
     """Moves one attempt's artifacts between remote storage and its working directory."""
 

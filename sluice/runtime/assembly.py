@@ -32,4 +32,6 @@ def open_runtime(settings: Settings) -> Runtime:
     store = Store(settings.db_url)
     envs = Environments(settings.envs_dir or settings.root / "envs")
     launcher = Launcher(settings.root, LocalExecutor(), envs, settings.cancel_grace_seconds)
-    return Runtime(store, launcher, Orchestrator(store, launcher, settings.max_parallel))
+    orchestrator = Orchestrator(store, launcher, settings.max_parallel,
+                                cache_max_age=settings.cache_max_age_delta())
+    return Runtime(store, launcher, orchestrator)

@@ -11,17 +11,19 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sluice.domain.actions import Action, Launch, SetTask, Terminate
+from sluice.domain.caching import CacheHit
 from sluice.domain.ir import PipelineSpecView
 from sluice.domain.outcome import Outcome
-from sluice.domain.planner import plan, settle
+from sluice.domain.planner import CACHE_KEY, plan, settle
 from sluice.domain.records import JobRecord, Snapshot
 from sluice.domain.spec import parse_spec
 from sluice.domain.states import TaskState
 from sluice.domain.tree import Tree
 from sluice.errors import Aborted
+from sluice.runtime.artifacts import still_there
 from sluice.runtime.launcher import Launcher
 from sluice.store.store import Applied, Store
 
@@ -40,6 +42,7 @@ class _View:
     job: JobRecord
     tree: Tree = field(default_factory=Tree)
     dirty: set[int] | None = None  # tasks changed since the last plan; None: plan everything
+    cache_checked: set[int] = field(default_factory=set)  # PENDING leaves already looked up in the cache
 
     @staticmethod
     def of(snapshot: Snapshot) -> _View:
@@ -64,8 +67,9 @@ class Orchestrator:
     """Drives jobs to their end: plans, stores the plan, launches attempts, settles their outcomes."""
 
     def __init__(self, store: Store, launcher: Launcher, max_parallel: int, clock: Clock = utc_now,
-                 poll_seconds: float = 0.2) -> None:
+                 poll_seconds: float = 0.2, cache_max_age: timedelta | None = None) -> None:
         self.store = store
+        self.cache_max_age = cache_max_age
         self.launcher = launcher
         self.max_parallel = max_parallel
         self.clock = clock
@@ -83,8 +87,9 @@ class Orchestrator:
                 view = _View.of(self.store.snapshot(job_id))  # changed by someone else (a cancel request)
             if view.job.state.terminal and not running:
                 return view.job
+            hits = self._cache_hits(view, spec)
             actions = plan(view.job, view.tree, spec, self.max_parallel - len(running), self.clock(),
-                           view.take_dirty())
+                           view.take_dirty(), hits)
             if actions:
                 view = self._act(view, spec, actions, running)
                 continue
@@ -96,6 +101,21 @@ class Orchestrator:
             for future in done:
                 view = self._settle(view, running.pop(future), future)
         return self.store.get_job(job_id)
+
+    def _cache_hits(self, view: _View, spec: PipelineSpecView) -> dict[int, CacheHit]:
+        """Earlier executions for the PENDING leaves not looked up yet; a hit whose artifacts are gone is a miss."""
+        keys: dict[int, str] = {}
+        for task_id in view.tree.pending_leaves:
+            key = view.tree.by_id[task_id].detail.get(CACHE_KEY)
+            if isinstance(key, str) and task_id not in view.cache_checked:
+                keys[task_id] = key
+        if not keys:
+            return {}
+        view.cache_checked.update(keys)
+        since = self.clock() - self.cache_max_age if self.cache_max_age is not None else None
+        found = self.store.cache_lookup(spec.name, list(keys.values()), since)
+        return {task_id: found[key] for task_id, key in keys.items()
+                if key in found and still_there(found[key].outputs.artifacts)}
 
     def _apply(self, view: _View, actions: list[Action]) -> _View | None:
         try:

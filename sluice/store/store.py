@@ -13,14 +13,15 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine
 
-from sluice.domain.actions import Action, Launch, NewTask, SetJob, SetTask, Terminate
+from sluice.domain.actions import Action, CacheResult, Launch, NewTask, SetJob, SetTask, Terminate
+from sluice.domain.caching import CacheHit
 from sluice.domain.jsontypes import JsonObject
 from sluice.domain.listing import JobPage, JobQuery
 from sluice.domain.operation import OperationRecord
 from sluice.domain.records import JobRecord, Snapshot, StatusEntry, TaskKind, TaskRecord, Values
 from sluice.domain.states import PipelineState, TaskState, check_job_move, check_task_move
 from sluice.errors import Aborted, AlreadyExists, FailedPrecondition, NotFound
-from sluice.store import listing
+from sluice.store import cache, listing
 from sluice.store.operations import OperationLog, insert_operation
 from sluice.store.tables import labels, pipeline_jobs, task_status_history, tasks
 
@@ -114,6 +115,21 @@ class Store:
             job = _read_job(conn, job_id)
             return Snapshot(job, tuple(_read_tasks(conn, job_id, None)))
 
+    def cache_lookup(self, pipeline_name: str, keys: Sequence[str], since: datetime | None) -> dict[str, CacheHit]:
+        """Cached executions of `pipeline_name` for `keys`, none older than `since`."""
+        with self.engine.connect() as conn:
+            return cache.lookup(conn, pipeline_name, keys, since)
+
+    def cache_entries(self, pipeline_name: str | None = None) -> list[cache.CacheEntry]:
+        """The cache's entries (of one pipeline), newest first."""
+        with self.engine.connect() as conn:
+            return cache.entries(conn, pipeline_name)
+
+    def cache_clear(self, pipeline_name: str | None = None) -> int:
+        """Forget the cache (of one pipeline); how many entries went."""
+        with self.engine.begin() as conn:
+            return cache.clear(conn, pipeline_name)
+
     def job_flags(self, job_id: str) -> tuple[PipelineState, bool]:
         """The job's state and whether a cancel was requested: the cheap read an orchestrator polls."""
         with self.engine.connect() as conn:
@@ -150,6 +166,8 @@ class Store:
                 if isinstance(action, NewTask):
                     seq += 1
                     _insert_task(conn, job_id, seq, action, now)
+                elif isinstance(action, CacheResult):
+                    cache.record(conn, job_id, action.task_id, action.key, now)
                 else:
                     _update(conn, job_id, action, now)
                 if not isinstance(action, SetJob):

@@ -108,3 +108,17 @@ operations = Table(
     Column("update_time", DateTime(timezone=True), nullable=False),
     Index("ix_operations_parent_create", "parent", "create_time", "op_id"),
 )
+
+cache_entries = Table(
+    "cache_entries",
+    metadata,
+    # the newest SUCCEEDED execution per (pipeline, key); no foreign key: a cached result outlives its job
+    Column("pipeline_name", String(512), primary_key=True),
+    Column("cache_key", String(64), primary_key=True),
+    Column("job_id", String(128), nullable=False),
+    Column("job_name", String(1024), nullable=False),
+    Column("task_id", BigInteger, nullable=False),
+    Column("task_name", String(512), nullable=False),
+    Column("outputs", JSON, nullable=False),
+    Column("create_time", DateTime(timezone=True), nullable=False, index=True),
+)

@@ -77,7 +77,8 @@ def test_only_tasks_whose_upstream_ended_are_created(spec: PipelineSpecView) -> 
     assert created.key == "step" and created.name == "a"
     assert created.state is TaskState.PENDING
     assert created.inputs.parameters == {"x": 1}
-    assert created.detail == {"image": "python:3.11"}
+    assert created.detail["image"] == "python:3.11"
+    assert len(str(created.detail["cacheKey"])) == 64  # compiled tasks cache by default, as on Vertex
 
 
 def test_outputs_flow_to_the_tasks_that_become_ready(spec: PipelineSpecView) -> None:

@@ -5,6 +5,7 @@ from typing import Any
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Output
 
+from sluice.domain.caching import with_caching
 from sluice.domain.records import Snapshot, TaskKind
 from sluice.domain.states import PipelineState, TaskState
 from tests.conftest import Compile, RunSpec, task
@@ -296,7 +297,7 @@ def policy() -> None:
 
 
 def test_fail_fast_versus_fail_slow(compile_pipeline: Compile, run_spec: RunSpec) -> None:
-    spec = compile_pipeline(policy)
+    spec = with_caching(compile_pipeline(policy), enabled=False)  # the second run must not reuse the first
     slow_run = run_spec(spec)
     assert slow_run.job.state is PipelineState.FAILED
     assert states(slow_run)["later"] is TaskState.SUCCEEDED
