@@ -9,7 +9,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -233,6 +233,27 @@ def logs(
             if task is None:
                 sys.stdout.write(f"==> {t.name} ({path.stem}) <==\n")
             sys.stdout.write(path.read_text(errors="replace"))
+
+
+@app.command()
+def server(
+    host: Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default: 8080].", min=0, max=65535)] = None,
+    db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL [default: {root}/sluice.db].")] = None,
+    root: Annotated[Path | None, typer.Option(help="Logs, artifacts, task dirs [default: ~/.sluice].")] = None,
+    run_jobs: Annotated[bool, typer.Option("--run-jobs/--api-only",
+                                           help="Also run the jobs in this process, or serve the API only.")] = True,
+) -> None:
+    """Serve the Vertex AI pipelineJobs API (and run the jobs) until SIGTERM or Ctrl-C."""
+    given: dict[str, Any] = {"host": host, "port": port, "db_url": db, "root": root}
+    try:
+        settings = Settings(**{k: v for k, v in given.items() if v is not None})
+    except ValueError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(EXIT_INVALID) from None
+    from sluice.api.server import serve  # noqa: PLC0415 - FastAPI and uvicorn load only for this command
+
+    serve(settings, run_jobs)
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""The Vertex AI REST API: projects.locations.pipelineJobs and google.longrunning.Operations."""

@@ -1,0 +1,135 @@
+"""Every error leaves the API as a google.rpc.Status in Google's HTTP form, with the HTTP status the client maps.
+
+The REST client picks its exception class from the HTTP status alone (`from_http_status`), so the table
+below is the contract; `error.status` is always set for callers that need the gRPC name.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+
+from sluice.errors import SluiceError
+
+log = logging.getLogger(__name__)
+
+# google.rpc.Code → (HTTP status, name); as google.api_core and Google's front ends map them.
+STATUS: dict[int, tuple[int, str]] = {
+    0: (200, "OK"),
+    1: (499, "CANCELLED"),
+    2: (500, "UNKNOWN"),
+    3: (400, "INVALID_ARGUMENT"),
+    4: (504, "DEADLINE_EXCEEDED"),
+    5: (404, "NOT_FOUND"),
+    6: (409, "ALREADY_EXISTS"),
+    7: (403, "PERMISSION_DENIED"),
+    8: (429, "RESOURCE_EXHAUSTED"),
+    9: (400, "FAILED_PRECONDITION"),  # never 412: the client would raise PreconditionFailed
+    10: (409, "ABORTED"),
+    11: (400, "OUT_OF_RANGE"),
+    12: (501, "UNIMPLEMENTED"),
+    13: (500, "INTERNAL"),
+    14: (503, "UNAVAILABLE"),
+    15: (500, "DATA_LOSS"),
+    16: (401, "UNAUTHENTICATED"),
+}
+INVALID_ARGUMENT, NOT_FOUND, UNIMPLEMENTED, INTERNAL, UNAVAILABLE = 3, 5, 12, 13, 14
+
+
+class ApiError(Exception):
+    """An error only the API raises (a route that does not exist, a feature it does not serve)."""
+
+    def __init__(self, code: int, message: str, field: str | None = None) -> None:
+        self.code = code
+        self.message = message
+        self.field = field
+        super().__init__(message)
+
+
+def status_response(code: int, message: str, field: str | None = None, description: str = "") -> JSONResponse:
+    """The google.rpc.Status JSON for `code`; a BadRequest detail names the field at fault and what is wrong."""
+    http, name = STATUS.get(code, (500, "UNKNOWN"))
+    error: dict[str, Any] = {"code": http, "message": message, "status": name}
+    if field:
+        error["details"] = [{"@type": "type.googleapis.com/google.rpc.BadRequest",
+                             "fieldViolations": [{"field": field, "description": description or message}]}]
+    return JSONResponse({"error": error}, status_code=http)
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if part.isdigit() else (f".{part}" if text else part)
+    return text
+
+
+def _validation_message(errors: list[Any]) -> tuple[str, str | None, str]:
+    first = errors[0] if errors else {}
+    kind = first.get("type", "")
+    field = "" if kind == "json_invalid" else _location(tuple(first.get("loc", ())))
+    if kind == "extra_forbidden":
+        text = f"unknown field {field.rsplit('.', 1)[-1]!r}"
+    elif kind == "json_invalid":
+        text = "the request body is not valid JSON"
+    elif not field and kind in ("model_attributes_type", "dict_type", "model_type"):
+        text = "the request body must be a JSON object (sent as Content-Type: application/json)"
+    else:
+        text = str(first.get("msg", "invalid value"))
+    if len(errors) > 1:
+        text += f" (and {len(errors) - 1} more)"
+    return (f"{field}: {text}" if field else text), field or None, text
+
+
+async def _sluice_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, SluiceError)
+    return status_response(int(exc.code), str(exc), exc.field, exc.message)
+
+
+async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    message = f"{exc.field}: {exc.message}" if exc.field else exc.message
+    return status_response(exc.code, message, exc.field, exc.message)
+
+
+async def _invalid(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError | ValidationError)
+    message, field, description = _validation_message(list(exc.errors()))
+    return status_response(INVALID_ARGUMENT, message, field, description)
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code in (404, 405):
+        # Google's front end: a path or method it does not serve is NOT_FOUND.
+        return status_response(NOT_FOUND, f"no such method: {request.method} {request.url.path}")
+    return status_response(INVALID_ARGUMENT if exc.status_code < 500 else INTERNAL, str(exc.detail))
+
+
+async def _database(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database unavailable during %s %s: %s", request.method, request.url.path, exc)
+    return status_response(UNAVAILABLE, "the store is unavailable; retry")
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # Starlette re-raises after this answer, so the server logs the traceback; a bug, never bad input.
+    log.error("internal error in %s %s: %r", request.method, request.url.path, exc)
+    return status_response(INTERNAL, f"internal error: {type(exc).__name__}")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map every exception a route can raise to a Status body."""
+    app.add_exception_handler(SluiceError, _sluice_error)
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_exception_handler(ValidationError, _invalid)
+    app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(sa.exc.OperationalError, _database)
+    app.add_exception_handler(Exception, _unexpected)
