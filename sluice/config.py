@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     port: int = 8080
     ray_address: str = ""
     cancel_grace_seconds: float = 10.0
+    lease_seconds: float = 30.0
+    """How long a job stays with an orchestrator that stopped renewing its lease (a dead replica)."""
     cache_max_age: str = ""
     """Cached executions older than this are not reused (`7d`, `12h`, `30m`, `90s`); empty: any age."""
 

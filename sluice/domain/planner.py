@@ -327,3 +327,22 @@ def _retry_delay(task: TaskRecord) -> float | None:
     factor = float(policy.get("factor", 2) or 2)  # type: ignore[arg-type]
     cap = float(policy.get("cap", 3600) or 3600)  # type: ignore[arg-type]
     return min(backoff * factor**retries_used, cap)
+
+
+INTERRUPTED = "The orchestrator running this attempt stopped; the attempt was interrupted and is run again."
+
+
+def recover(task: TaskRecord) -> list[Action]:
+    """An attempt left running by an orchestrator that died (its process group has been stopped).
+
+    A RUNNING attempt is recorded FAILED with the interruption and its task goes back to PENDING for a
+    new attempt (an interruption is not the task's fault, so this does not depend on its retry policy);
+    an attempt that was being cancelled is CANCELLED.
+    """
+    if task.state in (TaskState.CANCEL_PENDING, TaskState.CANCELLING):
+        return [SetTask(task.task_id, task.state, TaskState.CANCELLED,
+                        error=error(Code.CANCELLED, "The task was cancelled."))]
+    if task.state is not TaskState.RUNNING:
+        return []
+    failed = SetTask(task.task_id, TaskState.RUNNING, TaskState.FAILED, error=error(Code.ABORTED, INTERRUPTED))
+    return [failed, SetTask(task.task_id, TaskState.FAILED, TaskState.PENDING)]

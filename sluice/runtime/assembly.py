@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sluice.config import Settings
 from sluice.runtime.environments import Environments
@@ -33,5 +34,6 @@ def open_runtime(settings: Settings) -> Runtime:
     envs = Environments(settings.envs_dir or settings.root / "envs")
     launcher = Launcher(settings.root, LocalExecutor(), envs, settings.cancel_grace_seconds)
     orchestrator = Orchestrator(store, launcher, settings.max_parallel,
-                                cache_max_age=settings.cache_max_age_delta())
+                                cache_max_age=settings.cache_max_age_delta(),
+                                lease=timedelta(seconds=settings.lease_seconds))
     return Runtime(store, launcher, orchestrator)

@@ -75,6 +75,12 @@ class Launcher:
         if handle is not None:
             self.executor.terminate(handle, self.grace_seconds)
 
+    def kill_orphan(self, job: JobRecord, task: TaskRecord) -> None:
+        """Stop what a dead orchestrator left running for `task`'s current attempt."""
+        marker = AttemptPaths.of(self.root, job.job_id, task.task_id, task.attempt).workdir / "process"
+        if marker.exists():
+            self.executor.kill(marker.read_text().strip())
+
     def _import(self, executor: ImporterExecutor, job: JobRecord, task: TaskRecord, paths: AttemptPaths) -> Outcome:
         params = task.inputs.parameters
         uri = executor.uri_constant if executor.uri_constant is not None else params.get(executor.uri_parameter or "")
@@ -105,6 +111,7 @@ class Launcher:
         variables = env.variables(dict(os.environ))
         variables.update(executor.env)
         handle = self.executor.start(ProcessSpec(argv, variables, paths.workdir, paths.log))
+        (paths.workdir / "process").write_text(handle.ident)  # found again after a crash (kill_orphan)
         with self._lock:
             self._handles[task.task_id] = handle
             cancelled_early = task.task_id in self._cancelled

@@ -7,7 +7,10 @@ rejected (another writer moved the job on) the view is dropped and read again.
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
+import uuid
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -17,8 +20,8 @@ from sluice.domain.actions import Action, Launch, SetTask, Terminate
 from sluice.domain.caching import CacheHit
 from sluice.domain.ir import PipelineSpecView
 from sluice.domain.outcome import Outcome
-from sluice.domain.planner import CACHE_KEY, plan, settle
-from sluice.domain.records import JobRecord, Snapshot
+from sluice.domain.planner import CACHE_KEY, plan, recover, settle
+from sluice.domain.records import GROUP_KINDS, JobRecord, Snapshot
 from sluice.domain.spec import parse_spec
 from sluice.domain.states import TaskState
 from sluice.domain.tree import Tree
@@ -67,8 +70,12 @@ class Orchestrator:
     """Drives jobs to their end: plans, stores the plan, launches attempts, settles their outcomes."""
 
     def __init__(self, store: Store, launcher: Launcher, max_parallel: int, clock: Clock = utc_now,
-                 poll_seconds: float = 0.2, cache_max_age: timedelta | None = None) -> None:
+                 poll_seconds: float = 0.2, cache_max_age: timedelta | None = None,
+                 lease: timedelta = timedelta(seconds=30), owner: str | None = None) -> None:
         self.store = store
+        self.lease = lease
+        # who holds a job's lease: unique per orchestrator, readable in the database
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.cache_max_age = cache_max_age
         self.launcher = launcher
         self.max_parallel = max_parallel
@@ -77,11 +84,24 @@ class Orchestrator:
         self._pool = ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="sluice-task")
 
     def run_job(self, job_id: str, stop: threading.Event | None = None) -> JobRecord:
-        """Run `job_id` until it ends (or `stop` is set); returns the stored job."""
+        """Run `job_id` until it ends (or `stop` is set, or another orchestrator holds it); returns the job."""
+        if not self.store.claim(job_id, self.owner, self.clock(), self.lease):
+            return self.store.get_job(job_id)  # another orchestrator drives it
+        try:
+            return self._drive(job_id, stop)
+        finally:
+            self.store.release(job_id, self.owner)
+
+    def _drive(self, job_id: str, stop: threading.Event | None) -> JobRecord:
         spec = parse_spec(self.store.get_job(job_id).spec)
-        view = _View.of(self.store.snapshot(job_id))
+        view = self._recover(_View.of(self.store.snapshot(job_id)))
         running: dict[Future[Outcome], int] = {}
+        renewed = self.clock()
         while stop is None or not stop.is_set():
+            if self.clock() - renewed > self.lease / 3:
+                if not self.store.claim(job_id, self.owner, self.clock(), self.lease):
+                    break  # lost the lease (this process stalled): the new holder continues
+                renewed = self.clock()
             state, cancel = self.store.job_flags(job_id)
             if cancel != view.job.cancel_requested or state is not view.job.state:
                 view = _View.of(self.store.snapshot(job_id))  # changed by someone else (a cancel request)
@@ -102,6 +122,18 @@ class Orchestrator:
                 view = self._settle(view, running.pop(future), future)
         return self.store.get_job(job_id)
 
+    def _recover(self, view: _View) -> _View:
+        """Attempts a dead orchestrator left running: stop their processes, then run them again."""
+        orphans = [t for t in view.tree.by_id.values()
+                   if t.kind not in GROUP_KINDS and t.state in (TaskState.RUNNING, TaskState.CANCEL_PENDING,
+                                                                TaskState.CANCELLING)]
+        for task in orphans:
+            self.launcher.kill_orphan(view.job, task)
+        actions = [a for t in orphans for a in recover(t)]
+        if actions and self._apply(view, actions) is None:
+            return _View.of(self.store.snapshot(view.job.job_id))
+        return view
+
     def _cache_hits(self, view: _View, spec: PipelineSpecView) -> dict[int, CacheHit]:
         """Earlier executions for the PENDING leaves not looked up yet; a hit whose artifacts are gone is a miss."""
         keys: dict[int, str] = {}
@@ -119,7 +151,7 @@ class Orchestrator:
 
     def _apply(self, view: _View, actions: list[Action]) -> _View | None:
         try:
-            view.update(self.store.apply(view.job.job_id, actions, self.clock()))
+            view.update(self.store.apply(view.job.job_id, actions, self.clock(), self.owner))
         except Aborted:
             return None
         return view

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +130,26 @@ class Store:
         with self.engine.begin() as conn:
             return cache.clear(conn, pipeline_name)
 
+    def claim(self, job_id: str, owner: str, now: datetime, lease: timedelta) -> bool:
+        """Take or renew the lease on a job for `owner`: True when `owner` now drives it.
+
+        A job is free when nobody holds it or the holder's lease has expired (its process died); the
+        compare-and-set means two orchestrators can never both hold it.
+        """
+        j = pipeline_jobs.c
+        free = sa.or_(j.owner.is_(None), j.owner == owner, j.lease_expires < now)
+        with self.engine.begin() as conn:
+            done = conn.execute(pipeline_jobs.update().where(j.job_id == job_id, free)
+                                .values(owner=owner, lease_expires=now + lease))
+            return done.rowcount == 1
+
+    def release(self, job_id: str, owner: str) -> None:
+        """Give up the lease (the job ended, or this orchestrator stops)."""
+        j = pipeline_jobs.c
+        with self.engine.begin() as conn:
+            conn.execute(pipeline_jobs.update().where(j.job_id == job_id, j.owner == owner)
+                         .values(owner=None, lease_expires=None))
+
     def job_flags(self, job_id: str) -> tuple[PipelineState, bool]:
         """The job's state and whether a cancel was requested: the cheap read an orchestrator polls."""
         with self.engine.connect() as conn:
@@ -151,10 +171,12 @@ class Store:
                          .values(cancel_requested=True, update_time=now))
             return _read_job(conn, job_id)
 
-    def apply(self, job_id: str, actions: Sequence[Action], now: datetime) -> Applied:
+    def apply(self, job_id: str, actions: Sequence[Action], now: datetime, owner: str | None = None) -> Applied:
         """Apply the planner's actions in one transaction; Aborted (nothing written) if any CAS fails.
 
-        Returns the rows as they now are, so a caller can keep its view current without reloading the job.
+        With `owner`, the write also requires that `owner` still holds the job's lease, so a stale
+        orchestrator's late write is rejected. Returns the rows as they now are, so a caller can keep its
+        view current without reloading the job.
         """
         if not actions:
             return Applied(None, [])
@@ -172,7 +194,11 @@ class Store:
                     _update(conn, job_id, action, now)
                 if not isinstance(action, SetJob):
                     touched.add(action.task_id)
-            conn.execute(pipeline_jobs.update().where(pipeline_jobs.c.job_id == job_id).values(update_time=now))
+            mine = pipeline_jobs.c.job_id == job_id
+            if owner is not None:
+                mine = sa.and_(mine, pipeline_jobs.c.owner == owner)
+            if conn.execute(pipeline_jobs.update().where(mine).values(update_time=now)).rowcount != 1:
+                raise Aborted(f"the lease on job {job_id} is held by another orchestrator")
             job = _read_job(conn, job_id) if any(isinstance(a, SetJob) for a in actions) else None
             return Applied(job, _read_tasks(conn, job_id, touched))
 

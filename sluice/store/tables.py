@@ -41,6 +41,9 @@ pipeline_jobs = Table(
     Column("error", JSON),
     Column("cancel_requested", Boolean, nullable=False, default=False),
     Column("fail_fast", Boolean, nullable=False, default=False),
+    # The orchestrator driving the job holds a lease; another may take the job over once it expires.
+    Column("owner", String(256)),
+    Column("lease_expires", DateTime(timezone=True), index=True),
     # API-only PipelineJob fields (serviceAccount, network, encryptionSpec, ...), echoed back; camelCase JSON.
     Column("extra", JSON),
     Column("template_version", String(256), nullable=False, default="", server_default=""),

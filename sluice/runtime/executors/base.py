@@ -41,3 +41,7 @@ class Executor(Protocol):
     def terminate(self, handle: Handle, grace_seconds: float) -> None:
         """SIGTERM to the whole process group, SIGKILL after `grace_seconds`."""
         ...
+
+    def kill(self, ident: str) -> None:
+        """SIGKILL what is left of a process this executor started earlier (by `Handle.ident`), if alive."""
+        ...

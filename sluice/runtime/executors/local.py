@@ -56,3 +56,9 @@ class LocalExecutor:
         with contextlib.suppress(subprocess.TimeoutExpired):
             handle.process.wait(timeout=grace_seconds)
         _kill_group(handle.process.pid, signal.SIGKILL)
+
+    def kill(self, ident: str) -> None:
+        """SIGKILL the process group of `local-process/<pid>` (a process of an earlier server)."""
+        prefix = "local-process/"
+        if ident.startswith(prefix) and ident[len(prefix):].isdigit():
+            _kill_group(int(ident[len(prefix):]), signal.SIGKILL)
