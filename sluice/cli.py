@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
 from sluice.config import Settings
+from sluice.domain.caching import with_caching
 from sluice.domain.ir import Interface
 from sluice.domain.jsontypes import Json, JsonObject
 from sluice.domain.records import JobRecord, Snapshot, TaskKind
@@ -36,6 +38,8 @@ app = typer.Typer(help="Sluice: run Kubeflow pipelines locally and serve them as
                   no_args_is_help=True, add_completion=False)
 jobs_app = typer.Typer(help="Inspect stored jobs.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
+cache_app = typer.Typer(help="Inspect and clear the execution cache.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
 err = Console(stderr=True, soft_wrap=True)  # messages and paths are never wrapped mid-word
 
 EXIT_FAILED, EXIT_INVALID, EXIT_CANCELLED = 1, 2, 130
@@ -87,10 +91,21 @@ def run(
     label: Annotated[list[str], typer.Option("--label", help="KEY=VALUE")] = [],  # noqa: B006
     max_parallel: Annotated[int | None, typer.Option("--max-parallel", min=1)] = None,
     fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Start no task after a failure.")] = False,
+    caching: Annotated[bool | None, typer.Option("--enable-caching/--disable-caching",
+                                                 help="Override every task's cachingOptions.enableCache.")] = None,
+    cache_max_age: Annotated[str | None, typer.Option("--cache-max-age",
+                                                      help="Reuse no cached result older than this (7d).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print only the final PipelineJob JSON on stdout.")] = False,
 ) -> None:
     """Run a pipeline on this machine and wait for it to end."""
-    settings = Settings() if max_parallel is None else Settings(max_parallel=max_parallel)
+    overrides: dict[str, Any] = {"max_parallel": max_parallel, "cache_max_age": cache_max_age}
+    try:
+        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        message = str(problem['msg']).removeprefix('Value error, ')
+        err.print(f"[red]error:[/] --{str(problem['loc'][0]).replace('_', '-')}: {message}")
+        raise typer.Exit(EXIT_INVALID) from None
     try:
         text = file.read_text()
     except OSError as exc:
@@ -98,7 +113,7 @@ def run(
         raise typer.Exit(EXIT_INVALID) from None
     try:
         spec_doc, body = load_document(text)
-        spec = parse_spec(spec_doc)
+        spec = parse_spec(spec_doc if caching is None else with_caching(spec_doc, caching))
         given = _parameters(body, params, _pairs(param, "-p"), spec.root.inputs)
         config: JsonObject = dict((body or {}).get("runtimeConfig") or {})  # type: ignore[arg-type]
         config["parameterValues"] = given
@@ -208,6 +223,23 @@ def jobs_get(
         sys.stdout.write(json.dumps(render_job(snapshot.job, snapshot.tasks), indent=2) + "\n")
     else:
         Console().print(task_table(snapshot, utc_now()))
+
+
+@cache_app.command("list")
+def cache_list(pipeline: Annotated[str | None, typer.Option(help="Only this pipeline's entries.")] = None) -> None:
+    """Cached executions, newest first: a later task with the same key reuses their outputs."""
+    table = Table("pipeline", "task", "from job", "cached at", "key")
+    for entry in _open_store().cache_entries(pipeline):
+        table.add_row(entry.pipeline_name, entry.task_name, entry.job_name.rsplit("/", 1)[-1],
+                      entry.create_time.isoformat(timespec="seconds"), entry.key[:12])
+    Console(width=None if sys.stdout.isatty() else 250).print(table)
+
+
+@cache_app.command("clear")
+def cache_clear(pipeline: Annotated[str | None, typer.Option(help="Only this pipeline's entries.")] = None) -> None:
+    """Forget cached executions (the artifacts stay where they are)."""
+    removed = _open_store().cache_clear(pipeline)
+    err.print(f"removed {removed} cache entr{'y' if removed == 1 else 'ies'}")
 
 
 @app.command()

@@ -488,3 +488,19 @@ def test_logs_unknown_task_or_job_fails(finished: tuple[Path, str], envs_dir: Pa
     job = sluice(root, envs_dir, "logs", "no-such-job")
     assert job.returncode != 0
     assert "no-such-job" in job.stderr
+
+
+def test_caching_options_and_the_cache_commands(root: Path, envs_dir: Path) -> None:
+    first = sluice(root, envs_dir, "run", str(EXAMPLE), "--json")
+    second = sluice(root, envs_dir, "run", str(EXAMPLE), "--json")
+    assert first.returncode == second.returncode == 0, second.stderr
+    states = {t["taskName"]: t["state"] for t in job_json(second)["jobDetail"]["taskDetails"]}
+    assert states["make-numbers"] == "SKIPPED" and states["summarise"] == "SKIPPED"
+    off = sluice(root, envs_dir, "run", str(EXAMPLE), "--json", "--disable-caching")
+    assert {t["state"] for t in job_json(off)["jobDetail"]["taskDetails"]} == {"SUCCEEDED"}
+    listed = sluice(root, envs_dir, "cache", "list")
+    assert listed.returncode == 0 and "make-numbers" in listed.stdout
+    cleared = sluice(root, envs_dir, "cache", "clear")
+    assert cleared.returncode == 0 and "removed 3 cache entries" in cleared.stderr
+    bad = sluice(root, envs_dir, "run", str(EXAMPLE), "--cache-max-age", "soon")
+    assert bad.returncode == 2 and "--cache-max-age" in bad.stderr and "not a duration" in bad.stderr
