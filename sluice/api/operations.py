@@ -20,7 +20,7 @@ from sluice.api import schemas
 from sluice.api.context import Services, ServicesDep, query_value
 from sluice.api.paging import page_size
 from sluice.api.views import operation_json
-from sluice.domain.jsontypes import Json, JsonObject
+from sluice.domain.jsontypes import JsonObject
 from sluice.domain.operation import OperationRecord
 from sluice.errors import InvalidArgument, NotFound
 
@@ -104,7 +104,7 @@ FilterQ = Annotated[str | None, Query(alias="filter", description="done=true or 
 SizeQ = Annotated[int | None, Query(alias="pageSize")]
 TokenQ = Annotated[str | None, Query(alias="pageToken")]
 WaitBody = Annotated[schemas.WaitOperationRequest | None, Body()]
-CancelBody = Annotated[dict[str, Json] | None, Body(description="{}")]
+CancelBody = Annotated[dict[str, Any] | None, Body(description="{}")]
 
 
 @router.get("/operations/{op_id}", response_model=schemas.Operation, responses=_ERRORS, summary="GetOperation")

@@ -140,7 +140,7 @@ def delete_pipeline_job(project: str, location: str, job_id: str, services: Serv
              summary="CancelPipelineJob")
 def cancel_pipeline_job(
     project: str, location: str, job_id: str, services: ServicesDep,
-    _body: Annotated[dict[str, Json] | None, Body(description="{}")] = None,
+    _body: Annotated[dict[str, Any] | None, Body(description="{}")] = None,
 ) -> JSONResponse:
     """Ask the job to stop (asynchronous): it goes CANCELLING, then CANCELLED. An ended job: FAILED_PRECONDITION."""
     job = _load(services.store, _parent(project, location), job_id)

@@ -1,0 +1,172 @@
+"""A real `sluice server` process (uvicorn, free port, temp SQLite file and root) driven by the real Google client.
+
+Every test gets its own project in the resource names (`parent`), so lists and filters only see its own jobs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import google.auth.credentials as gac
+import pytest
+import requests
+import yaml
+from google.cloud import aiplatform_v1, aiplatform_v1beta1
+from kfp import compiler
+
+from tests.api import pipelines
+
+SLUICE = Path(sys.executable).parent / "sluice"
+ENDED = (aiplatform_v1.PipelineState.PIPELINE_STATE_SUCCEEDED, aiplatform_v1.PipelineState.PIPELINE_STATE_FAILED,
+         aiplatform_v1.PipelineState.PIPELINE_STATE_CANCELLED)
+_ids = itertools.count()
+
+
+@dataclass
+class Server:
+    """A running `sluice server`."""
+
+    url: str
+    root: Path
+    log: Path
+    process: subprocess.Popen[bytes]
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_server(root: Path, envs: Path, *args: str) -> Server:
+    """Start `sluice server` on a free port and wait until it answers."""
+    root.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    log = root / "server.log"
+    env = {**os.environ, "SLUICE_ENVS_DIR": str(envs), "SLUICE_MAX_PARALLEL": "4",
+           "SLUICE_CANCEL_GRACE_SECONDS": "2"}
+    command = [str(SLUICE), "server", "--port", str(port), "--root", str(root),
+               "--db", f"sqlite:///{root / 'api.db'}", *args]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+    server = Server(f"http://127.0.0.1:{port}", root, log, process)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"sluice server exited with {process.returncode}:\n{server.log_text()}")
+        try:
+            requests.get(f"{server.url}/openapi.json", timeout=1)
+            return server
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    process.kill()
+    raise AssertionError(f"sluice server did not answer in 30 s:\n{server.log_text()}")
+
+
+def stop_server(server: Server, timeout: float = 20) -> int:
+    """SIGTERM, then wait; the exit code (killed and -9 when it does not stop in time)."""
+    if server.process.poll() is None:
+        server.process.send_signal(signal.SIGTERM)
+    try:
+        return server.process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+        return -9
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory, envs_dir: Path) -> Iterator[Server]:
+    """One server for the session, running jobs in its own process."""
+    running = start_server(tmp_path_factory.mktemp("server"), envs_dir)
+    yield running
+    stop_server(running)
+
+
+@pytest.fixture(scope="session")
+def client(server: Server) -> aiplatform_v1.PipelineServiceClient:
+    """The low-level v1 REST client, pointed at the server."""
+    return aiplatform_v1.PipelineServiceClient(
+        transport="rest", client_options={"api_endpoint": server.url}, credentials=gac.AnonymousCredentials())
+
+
+@pytest.fixture(scope="session")
+def beta_client(server: Server) -> aiplatform_v1beta1.PipelineServiceClient:
+    """The low-level v1beta1 REST client."""
+    return aiplatform_v1beta1.PipelineServiceClient(
+        transport="rest", client_options={"api_endpoint": server.url}, credentials=gac.AnonymousCredentials())
+
+
+@pytest.fixture(scope="session")
+def template_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every fixture pipeline compiled by the real kfp compiler, by pipeline name."""
+    out = tmp_path_factory.mktemp("pipelines")
+    files = {}
+    for pipeline in pipelines.ALL:
+        path = out / f"{pipeline.name}.yaml"
+        compiler.Compiler().compile(pipeline, str(path))
+        files[pipeline.name] = path
+    return files
+
+
+@pytest.fixture(scope="session")
+def specs(template_files: dict[str, Path]) -> dict[str, dict[str, Any]]:
+    """The compiled IR of every fixture pipeline, by pipeline name."""
+    return {name: yaml.safe_load(path.read_text()) for name, path in template_files.items()}
+
+
+@pytest.fixture
+def parent(request: pytest.FixtureRequest) -> str:
+    """A parent of this test alone: `projects/{test}/locations/us-central1`."""
+    slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40]
+    return f"projects/{slug}-{secrets.token_hex(2)}/locations/us-central1"
+
+
+def new_id(prefix: str = "job") -> str:
+    """A job id no other test uses (ids are unique across parents)."""
+    return f"{prefix}-{next(_ids)}-{secrets.token_hex(3)}"
+
+
+def output_dir(server: Server) -> str:
+    """A file:// pipeline root under the server's root."""
+    return (server.root / "artifacts").as_uri()
+
+
+def create(client: Any, parent: str, spec: dict[str, Any], job_id: str | None = None, params: Any = None,
+           **fields: Any) -> Any:
+    """Create a job through the low-level client (any version)."""
+    module = aiplatform_v1beta1 if isinstance(client, aiplatform_v1beta1.PipelineServiceClient) else aiplatform_v1
+    fields.setdefault("runtime_config", {})
+    fields["runtime_config"].setdefault("gcs_output_directory", fields.pop("root", "file:///tmp/sluice-api-tests"))
+    if params:
+        fields["runtime_config"]["parameter_values"] = params
+    job = module.PipelineJob(pipeline_spec=spec, **fields)
+    return client.create_pipeline_job(parent=parent, pipeline_job=job, pipeline_job_id=job_id or new_id())
+
+
+def wait_for(client: Any, name: str, states: Any = ENDED, timeout: float = 90) -> Any:
+    """Poll GetPipelineJob until the job is in one of `states`."""
+    deadline = time.monotonic() + timeout
+    wanted = {int(s) for s in states}  # v1 and v1beta1 enums do not compare equal to each other
+    while True:
+        job = client.get_pipeline_job(name=name)
+        if int(job.state) in wanted:
+            return job
+        assert time.monotonic() < deadline, f"{name} still {job.state.name} after {timeout} s"
+        time.sleep(0.1)
