@@ -9,8 +9,9 @@ from datetime import datetime
 
 from sluice.config import Settings
 from sluice.domain.records import JobRecord
+from sluice.domain.rerun import RerunRequest, plan_rerun
 from sluice.domain.submission import Submission, generated_job_id, prepare_job
-from sluice.errors import AlreadyExists
+from sluice.errors import AlreadyExists, InvalidArgument, NotFound
 from sluice.runtime.artifacts import normalise_uri
 from sluice.store.store import Store
 
@@ -20,10 +21,23 @@ def parent_of(settings: Settings) -> str:
     return f"projects/{settings.project}/locations/{settings.location}"
 
 
+def check_rerun(store: Store, request: RerunRequest) -> None:
+    """The original job exists and every rerun config names one of its tasks (InvalidArgument otherwise)."""
+    try:
+        original = store.job_by_numeric_id(request.original_numeric_id)
+    except NotFound:
+        raise InvalidArgument(f"no pipeline job has the id {request.original_numeric_id} (the "
+                              "vertex-ai-pipelines-run-billing-id label of the job to rerun)",
+                              "originalPipelineJobId") from None
+    plan_rerun(request, store.snapshot(original.job_id))
+
+
 def submit(store: Store, settings: Settings, sub: Submission, now: datetime, parent: str | None = None) -> JobRecord:
     """Validate and store a new QUEUED job; InvalidArgument / AlreadyExists before anything is stored."""
     parent = parent or parent_of(settings)
     default_output = str(settings.root / "artifacts")
+    if sub.rerun is not None:
+        check_rerun(store, sub.rerun)
     for attempt in range(5):
         job_id = sub.job_id or generated_job_id(sub.spec.name, now)
         if sub.job_id is None and attempt:

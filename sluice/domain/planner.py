@@ -21,6 +21,7 @@ from sluice.domain.jsontypes import JsonObject
 from sluice.domain.loops import loop_steps
 from sluice.domain.outcome import Outcome
 from sluice.domain.records import GROUP_KINDS, JobRecord, TaskKind, TaskRecord, Values
+from sluice.domain.rerun import RerunPlan, task_path
 from sluice.domain.states import PipelineState, TaskState
 from sluice.domain.tree import Tree
 from sluice.errors import Code
@@ -36,6 +37,7 @@ RETRY = "retry"
 NOT_BEFORE = "notBefore"
 CACHE_KEY = "cacheKey"
 CACHED_FROM = "cachedFrom"
+RERUN_DOWNSTREAM = "rerunSkipDownstream"
 
 
 def error(code: Code, message: str) -> JsonObject:
@@ -52,10 +54,12 @@ class Step:
     now: datetime
     stopping: bool  # cancel requested, or fail-fast after a failure: start nothing new but exit handlers
     cache_hits: Mapping[int, CacheHit]  # PENDING leaves whose outputs an earlier execution already has
+    rerun: RerunPlan | None  # what this job may reuse of the job it reruns
 
 
 def plan(job: JobRecord, tree: Tree, spec: PipelineSpecView, slots: int, now: datetime,
-         dirty: Iterable[int] | None = None, cache_hits: Mapping[int, CacheHit] | None = None) -> list[Action]:
+         dirty: Iterable[int] | None = None, cache_hits: Mapping[int, CacheHit] | None = None,
+         rerun: RerunPlan | None = None) -> list[Action]:
     """The actions that move the job on; an empty list means: wait for a running task or a backoff.
 
     `dirty` names the tasks whose rows changed since the last call (None: look at everything). Only
@@ -70,7 +74,7 @@ def plan(job: JobRecord, tree: Tree, spec: PipelineSpecView, slots: int, now: da
     if job.cancel_requested and job.state is PipelineState.RUNNING:
         actions.append(SetJob(job.state, PipelineState.CANCELLING))
     stopping = job.cancel_requested or (job.fail_fast and tree.failed_leaves > 0)
-    step = Step(spec, job, now, stopping, cache_hits or {})
+    step = Step(spec, job, now, stopping, cache_hits or {}, rerun)
     for task in _groups_to_plan(tree, None if step.stopping else dirty):
         if task.state is TaskState.NOT_TRIGGERED and task.kind is TaskKind.DAG:
             actions.extend(_not_triggered_below(step, task, tree))
@@ -128,12 +132,39 @@ def _plan_dag(step: Step, dag_task: TaskRecord, tree: Tree) -> list[Action]:
         if step.stopping and not (task.all_upstream_completed and all(d in children for d in upstream)):
             continue  # never created: nothing new starts after a cancel or a fail-fast failure
         if all(children[d].state.terminal for d in upstream if d in children) and upstream <= children.keys():
-            actions.append(_new_task(step, dag_task, task, children))
+            new = _new_task(step, dag_task, task, children)
+            if step.rerun is not None and new.kind not in GROUP_KINDS and new.state is TaskState.PENDING:
+                new = _reuse(step.rerun, new, task, children, tree, dag_task)
+            actions.append(new)
         else:
             waiting = True
     if not actions and not waiting and tree.all_children_ended(dag_task.task_id):
         actions.append(_finish_dag(dag, dag_task, children))
     return actions
+
+
+def _reuse(rerun: RerunPlan, new: NewTask, task: TaskSpec, siblings: Mapping[str, TaskRecord], tree: Tree,
+           parent: TaskRecord) -> NewTask:
+    """A rerun's leaf: SKIPPED with the original's outputs when it may be reused, else as planned (overridden)."""
+    parent_path = task_path(parent, tree.by_id) if parent.parent_id is not None else ""
+    path = f"{parent_path}.{task.key}" if parent_path else task.key
+    override = rerun.overrides.get(path)
+    original = rerun.succeeded.get(path)
+    inputs = new.inputs
+    if override is not None and (override.parameter_values or override.artifacts):
+        inputs = Values({**inputs.parameters, **override.parameter_values}, {**inputs.artifacts, **override.artifacts})
+    forced = any(siblings[d].detail.get(RERUN_DOWNSTREAM) for d in _upstream(task) if d in siblings)
+    detail = dict(new.detail)
+    if forced or (override is not None and override.skip_downstream):
+        detail[RERUN_DOWNSTREAM] = True
+    wanted = override is None or (override.skip_task is not False and inputs == new.inputs)
+    if original is not None and wanted and (forced or original.inputs == inputs):
+        detail[CACHED_FROM] = {"jobId": rerun.original_job_id, "taskId": str(original.task_id)}
+        detail.pop(CACHE_KEY, None)
+        return replace(new, state=TaskState.SKIPPED, inputs=inputs, outputs=original.outputs, detail=detail)
+    if inputs != new.inputs:
+        detail.pop(CACHE_KEY, None)  # overridden inputs: the computed key no longer describes the task
+    return replace(new, inputs=inputs, detail=detail)
 
 
 def _not_triggered_below(step: Step, dag_task: TaskRecord, tree: Tree) -> list[Action]:

@@ -145,6 +145,7 @@ class JobRecord:
     error: JsonObject | None = None
     cancel_requested: bool = False
     fail_fast: bool = False
+    rerun: JsonObject | None = None  # a rerun's originalPipelineJobId and pipelineTaskRerunConfigs (Vertex JSON)
 
 
 @dataclass(frozen=True)

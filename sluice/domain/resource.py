@@ -49,6 +49,8 @@ def render_job(job: JobRecord, tasks: Iterable[TaskRecord] | None, unique_names:
         body["endTime"] = timestamp(job.end_time)
     if job.error:
         body["error"] = job.error
+    if job.rerun:
+        body.update(job.rerun)
     if tasks is not None:
         store = _metadata_store(job)
         body["jobDetail"] = {

@@ -11,6 +11,7 @@ from datetime import datetime
 from sluice.domain.ir import PipelineSpecView
 from sluice.domain.jsontypes import Json, JsonObject
 from sluice.domain.records import JobRecord
+from sluice.domain.rerun import RerunRequest
 from sluice.domain.states import PipelineState
 from sluice.domain.values import bind_inputs
 from sluice.errors import InvalidArgument
@@ -33,6 +34,7 @@ class Submission:
     display_name: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     output_dir: str | None = None  # explicit (CLI --output-dir); wins over runtimeConfig and the spec
+    rerun: RerunRequest | None = None
 
 
 def generated_job_id(pipeline_name: str, now: datetime) -> str:
@@ -139,4 +141,5 @@ def prepare_job(
         output_dir=output_dir.rstrip("/"),
         labels=labels,
         fail_fast=_fail_fast(config),
+        rerun=sub.rerun.to_json() if sub.rerun else None,
     )

@@ -22,6 +22,7 @@ from sluice.domain.ir import PipelineSpecView
 from sluice.domain.outcome import Outcome
 from sluice.domain.planner import CACHE_KEY, plan, recover, settle
 from sluice.domain.records import GROUP_KINDS, JobRecord, Snapshot
+from sluice.domain.rerun import RerunPlan, parse_rerun, plan_rerun
 from sluice.domain.spec import parse_spec
 from sluice.domain.states import TaskState
 from sluice.domain.tree import Tree
@@ -93,7 +94,9 @@ class Orchestrator:
             self.store.release(job_id, self.owner)
 
     def _drive(self, job_id: str, stop: threading.Event | None) -> JobRecord:
-        spec = parse_spec(self.store.get_job(job_id).spec)
+        job = self.store.get_job(job_id)
+        spec = parse_spec(job.spec)
+        rerun = self._rerun_plan(job)
         view = self._recover(_View.of(self.store.snapshot(job_id)))
         running: dict[Future[Outcome], int] = {}
         renewed = self.clock()
@@ -109,7 +112,7 @@ class Orchestrator:
                 return view.job
             hits = self._cache_hits(view, spec)
             actions = plan(view.job, view.tree, spec, self.max_parallel - len(running), self.clock(),
-                           view.take_dirty(), hits)
+                           view.take_dirty(), hits, rerun)
             if actions:
                 view = self._act(view, spec, actions, running)
                 continue
@@ -121,6 +124,13 @@ class Orchestrator:
             for future in done:
                 view = self._settle(view, running.pop(future), future)
         return self.store.get_job(job_id)
+
+    def _rerun_plan(self, job: JobRecord) -> RerunPlan | None:
+        request = parse_rerun(job.rerun) if job.rerun else None
+        if request is None:
+            return None
+        original = self.store.job_by_numeric_id(request.original_numeric_id)
+        return plan_rerun(request, self.store.snapshot(original.job_id))
 
     def _recover(self, view: _View) -> _View:
         """Attempts a dead orchestrator left running: stop their processes, then run them again."""

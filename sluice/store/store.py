@@ -150,6 +150,15 @@ class Store:
             conn.execute(pipeline_jobs.update().where(j.job_id == job_id, j.owner == owner)
                          .values(owner=None, lease_expires=None))
 
+    def job_by_numeric_id(self, numeric_id: int) -> JobRecord:
+        """The job whose numeric id (its billing-id label) is `numeric_id`; NotFound when there is none."""
+        with self.engine.connect() as conn:
+            job_id = conn.execute(sa.select(pipeline_jobs.c.job_id)
+                                  .where(pipeline_jobs.c.numeric_id == numeric_id)).scalar_one_or_none()
+            if job_id is None:
+                raise NotFound(f"no pipeline job has the numeric id {numeric_id}")
+            return _read_job(conn, job_id)
+
     def job_flags(self, job_id: str) -> tuple[PipelineState, bool]:
         """The job's state and whether a cancel was requested: the cheap read an orchestrator polls."""
         with self.engine.connect() as conn:
@@ -334,6 +343,7 @@ def _job_row(job: JobRecord) -> dict[str, Any]:
         "error": job.error,
         "cancel_requested": job.cancel_requested,
         "fail_fast": job.fail_fast,
+        "rerun": job.rerun,
     }
 
 
@@ -368,6 +378,7 @@ def _job_record(row: Any, job_labels: dict[str, str], spec: JsonObject) -> JobRe
         error=row.error,
         cancel_requested=row.cancel_requested,
         fail_fast=row.fail_fast,
+        rerun=row.rerun,
     )
 
 

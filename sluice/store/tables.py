@@ -42,6 +42,7 @@ pipeline_jobs = Table(
     Column("cancel_requested", Boolean, nullable=False, default=False),
     Column("fail_fast", Boolean, nullable=False, default=False),
     # The orchestrator driving the job holds a lease; another may take the job over once it expires.
+    Column("rerun", JSON),  # originalPipelineJobId and pipelineTaskRerunConfigs of a rerun
     Column("owner", String(256)),
     Column("lease_expires", DateTime(timezone=True), index=True),
     # API-only PipelineJob fields (serviceAccount, network, encryptionSpec, ...), echoed back; camelCase JSON.
