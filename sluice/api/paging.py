@@ -20,6 +20,7 @@ from sluice.errors import InvalidArgument
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
+_INT32_MAX = 2**31 - 1
 _ORDERABLE = {f.value: f for f in (JobField.CREATE_TIME, JobField.UPDATE_TIME, JobField.START_TIME,
                                    JobField.END_TIME, JobField.DISPLAY_NAME)}
 # Vertex: newest first unless asked otherwise.
@@ -32,6 +33,8 @@ def page_size(value: int | None) -> int:
         return DEFAULT_PAGE_SIZE
     if value < 0:
         raise InvalidArgument(f"must not be negative, got {value}", "pageSize")
+    if value > _INT32_MAX:  # an int32 on the wire
+        raise InvalidArgument(f"must be an int32, got {value}", "pageSize")
     return min(value, MAX_PAGE_SIZE)
 
 
