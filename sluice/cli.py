@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -32,12 +33,14 @@ from sluice.jobs import submit
 from sluice.progress import log_tail, task_table
 from sluice.runtime.assembly import open_runtime
 from sluice.runtime.orchestrator import utc_now
-from sluice.store.store import Store
+from sluice.store.store import SchemaTooNew, Store
 
 app = typer.Typer(help="Sluice: run Kubeflow pipelines locally and serve them as Vertex AI PipelineJobs.",
                   no_args_is_help=True, add_completion=False)
 jobs_app = typer.Typer(help="Inspect stored jobs.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 cache_app = typer.Typer(help="Inspect and clear the execution cache.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
 err = Console(stderr=True, soft_wrap=True)  # messages and paths are never wrapped mid-word
@@ -285,7 +288,27 @@ def server(
         raise typer.Exit(EXIT_INVALID) from None
     from sluice.api.server import serve  # noqa: PLC0415 - FastAPI and uvicorn load only for this command
 
-    serve(settings, run_jobs)
+    try:
+        serve(settings, run_jobs)
+    except SchemaTooNew as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(EXIT_INVALID) from None
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL [default: SLUICE_DB_URL].")] = None,
+               ) -> None:
+    """Migrate the database to this Sluice's schema (servers also do it when they start)."""
+    settings = Settings() if db is None else Settings(db_url=db)
+    try:
+        store = Store(settings.db_url)
+    except SchemaTooNew as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(EXIT_INVALID) from None
+    with store.engine.connect() as conn:
+        revision = conn.execute(sa.text("select version_num from alembic_version")).scalar_one()
+    store.close()
+    err.print(f"the database is at schema revision {revision}")
 
 
 def main() -> None:

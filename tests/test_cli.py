@@ -504,3 +504,9 @@ def test_caching_options_and_the_cache_commands(root: Path, envs_dir: Path) -> N
     assert cleared.returncode == 0 and "removed 3 cache entries" in cleared.stderr
     bad = sluice(root, envs_dir, "run", str(EXAMPLE), "--cache-max-age", "soon")
     assert bad.returncode == 2 and "--cache-max-age" in bad.stderr and "not a duration" in bad.stderr
+
+
+def test_db_upgrade_reports_the_revision(root: Path, envs_dir: Path) -> None:
+    done = sluice(root, envs_dir, "db", "upgrade")
+    assert done.returncode == 0, done.stderr
+    assert "schema revision 00" in done.stderr

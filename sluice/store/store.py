@@ -11,6 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
 from sluice.domain.actions import Action, CacheResult, Launch, NewTask, SetJob, SetTask, Terminate
@@ -54,13 +56,28 @@ def _engine(url: str) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest revision (Alembic; the same migrations on SQLite and PostgreSQL)."""
+class SchemaTooNew(Exception):
+    """The database was migrated by a newer Sluice than this one; running on it could corrupt it."""
+
+
+def upgrade(engine: Engine) -> str:
+    """Bring the schema to the newest revision (Alembic; the same migrations on SQLite and PostgreSQL).
+
+    Returns the revision. Refuses (SchemaTooNew) a database at a revision this code does not know.
+    """
     config = Config(str(_MIGRATIONS / "alembic.ini"))
     config.set_main_option("script_location", str(_MIGRATIONS))
+    scripts = ScriptDirectory.from_config(config)
     with engine.begin() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+        if current is not None and current not in {s.revision for s in scripts.walk_revisions()}:
+            raise SchemaTooNew(
+                f"the database is at schema revision {current}, which this Sluice does not know (it knows up to "
+                f"{scripts.get_current_head()}): it was upgraded by a newer Sluice; run that version, or upgrade"
+            )
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
+    return str(scripts.get_current_head())
 
 
 class Store:
@@ -68,7 +85,11 @@ class Store:
 
     def __init__(self, url: str) -> None:
         self.engine = _engine(url)
-        upgrade(self.engine)
+        try:
+            upgrade(self.engine)
+        except BaseException:
+            self.engine.dispose()
+            raise
         self.operations = OperationLog(self.engine)
 
     def close(self) -> None:

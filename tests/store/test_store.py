@@ -16,7 +16,7 @@ from sluice.domain.records import Artifact, JobRecord, TaskKind, Values
 from sluice.domain.states import IllegalTransition, PipelineState, TaskState
 from sluice.errors import Aborted, AlreadyExists, FailedPrecondition, NotFound
 from sluice.store import store as store_module
-from sluice.store.store import Store
+from sluice.store.store import SchemaTooNew, Store
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
 
@@ -155,3 +155,13 @@ def test_state_survives_reopening(db_url: str) -> None:
     with second.engine.connect() as conn:
         assert conn.execute(sa.text("select version_num from alembic_version")).scalar_one() == head
     second.close()
+
+
+def test_a_database_from_a_newer_sluice_is_refused(db_url: str) -> None:
+    Store(db_url).close()
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("update alembic_version set version_num = '9999'"))
+    engine.dispose()
+    with pytest.raises(SchemaTooNew, match="9999"):
+        Store(db_url)
