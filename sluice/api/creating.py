@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sluice.api.errors import UNIMPLEMENTED, ApiError
 from sluice.api.schemas import PipelineJobIn, snake
 from sluice.api.views import Version
 from sluice.domain.jsontypes import JsonObject
+from sluice.domain.rerun import RerunRequest, parse_rerun
 from sluice.domain.spec import parse_spec
 from sluice.domain.submission import Submission
 from sluice.errors import InvalidArgument
@@ -50,20 +50,15 @@ def _check_recorded(body: PipelineJobIn) -> None:
             raise InvalidArgument("must be the name of a reserved range", f"reservedIpRanges[{index}]")
 
 
-def _beta_fields(body: PipelineJobIn, version: Version) -> JsonObject:
-    if body.pipeline_task_rerun_configs is not None:
-        if version is Version.V1:
-            raise InvalidArgument("unknown field 'pipelineTaskRerunConfigs'", "pipelineTaskRerunConfigs")
-        raise ApiError(UNIMPLEMENTED, "task reruns are not supported yet", "pipelineTaskRerunConfigs")
-    if body.original_pipeline_job_id is None:
-        return {}
-    if version is Version.V1:
-        raise InvalidArgument("unknown field 'originalPipelineJobId'", "originalPipelineJobId")
-    try:
-        original = int(body.original_pipeline_job_id)
-    except ValueError:
-        raise InvalidArgument("must be an int64", "originalPipelineJobId") from None
-    return {"originalPipelineJobId": str(original)}
+def _rerun(body: PipelineJobIn, version: Version) -> RerunRequest | None:
+    fields = {"originalPipelineJobId": body.original_pipeline_job_id,
+              "pipelineTaskRerunConfigs": body.pipeline_task_rerun_configs}
+    if version is Version.V1:  # reruns are a v1beta1 feature; v1's PipelineJob has no such fields
+        for name, value in fields.items():
+            if value is not None:
+                raise InvalidArgument(f"unknown field {name!r} (reruns are served under /v1beta1)", name)
+        return None
+    return parse_rerun({k: v for k, v in fields.items() if v is not None})
 
 
 def creation(body: PipelineJobIn, job_id: str | None, version: Version) -> Creation:
@@ -74,11 +69,10 @@ def creation(body: PipelineJobIn, job_id: str | None, version: Version) -> Creat
     spec = parse_spec(body.pipeline_spec)
     _check_recorded(body)
     extra: JsonObject = body.model_dump(by_alias=True, exclude_none=True, include={snake(n) for n in _RECORDED})
-    extra.update(_beta_fields(body, version))
     config: JsonObject = body.runtime_config.model_dump(by_alias=True, exclude_none=True) \
         if body.runtime_config is not None else {}
     submission = Submission(spec=spec, runtime_config=config, job_id=job_id, display_name=body.display_name,
-                            labels=body.labels or {})
+                            labels=body.labels or {}, rerun=_rerun(body, version))
     uri = body.template_uri or ""
     found = _REGISTRY_TEMPLATE.match(uri)
     return Creation(submission, extra, uri, found.group(1) if found else "")

@@ -96,9 +96,9 @@ class PipelineJobIn(Wire):
     psc_interface_config: PscInterfaceConfig | None = None
     template_uri: str | None = None
     preflight_validations: bool | None = None
-    # v1beta1 only (reruns)
+    # v1beta1 only: a rerun of the job with that numeric id (its vertex-ai-pipelines-run-billing-id label)
     original_pipeline_job_id: int | str | None = Field(None, description="v1beta1: the job this one reruns")
-    pipeline_task_rerun_configs: list[dict[str, Any]] | None = Field(None, description="v1beta1: not supported")
+    pipeline_task_rerun_configs: list[dict[str, Any]] | None = Field(None, description="v1beta1: per-task reruns")
 
     @model_validator(mode="before")
     @classmethod
@@ -230,6 +230,7 @@ class PipelineJob(Out):
     template_metadata: TemplateMetadata | None = None
     preflight_validations: bool | None = None
     original_pipeline_job_id: str | None = Field(None, description="v1beta1 only")
+    pipeline_task_rerun_configs: list[dict[str, Any]] | None = Field(None, description="v1beta1 only")
 
 
 class ListPipelineJobsResponse(Out):

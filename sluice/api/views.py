@@ -42,7 +42,7 @@ _V1_FIELDS = frozenset({
     "error", "labels", "runtimeConfig", "encryptionSpec", "serviceAccount", "network", "reservedIpRanges",
     "pscInterfaceConfig", "templateUri", "templateMetadata", "scheduleName", "preflightValidations",
 })
-FIELDS = {Version.V1: _V1_FIELDS, Version.V1BETA1: _V1_FIELDS | {"originalPipelineJobId"}}
+FIELDS = {Version.V1: _V1_FIELDS, Version.V1BETA1: _V1_FIELDS | {"originalPipelineJobId", "pipelineTaskRerunConfigs"}}
 # PipelineJob.RuntimeConfig fields; a job stored by `sluice run job.json` may hold others, which are not served.
 _RUNTIME_CONFIG = frozenset({"parameters", "gcsOutputDirectory", "parameterValues", "failurePolicy", "inputArtifacts"})
 
@@ -100,8 +100,10 @@ def _encode_enums(body: JsonObject, as_int: bool) -> None:
 
 def job_json(job: JobRecord, tasks: Iterable[TaskRecord] | None, extra: JsonObject, view: View) -> JsonObject:
     """The PipelineJob of `view.version`; `tasks=None` leaves out jobDetail."""
-    body = render_job(job, tasks, unique_names=view.version is Version.V1BETA1)
     allowed = FIELDS[view.version]
+    rendered = render_job(job, tasks, unique_names=view.version is Version.V1BETA1)
+    # A rerun's fields exist only in v1beta1; the client parses Operations strictly, so nothing else may show.
+    body = {k: v for k, v in rendered.items() if k in allowed}
     body.update({k: v for k, v in extra.items() if k in allowed})
     _encode_enums(body, view.int_enums)
     return body

@@ -228,14 +228,39 @@ def test_batch_cancel_skips_ended_jobs(client: Any, parent: str, specs: dict[str
     assert client.get_pipeline_job(name=ended).state == State.PIPELINE_STATE_FAILED
 
 
-def test_v1beta1_adds_unique_task_names_and_rerun_fields(beta_client: Any, parent: str,
-                                                         specs: dict[str, Any]) -> None:
-    created = create(beta_client, parent, specs["adder"], original_pipeline_job_id=1234)
-    assert isinstance(created, aiplatform_v1beta1.PipelineJob)
-    assert created.original_pipeline_job_id == 1234
-    job = wait_for(beta_client, created.name)
-    assert {t.task_name: t.task_unique_name for t in job.job_detail.task_details} == {"adder": "adder", "add": "add"}
-    with pytest.raises(gexc.MethodNotImplemented, match="pipelineTaskRerunConfigs"):
-        create(beta_client, parent, specs["adder"], pipeline_task_rerun_configs=[{"task_name": "add"}])
-    result = beta_client.batch_delete_pipeline_jobs(parent=parent, names=[job.name]).result()
-    assert result.pipeline_jobs[0].original_pipeline_job_id == 1234
+def _outputs(job: Any) -> dict[str, Any]:
+    return {t.task_name: (t.state.name, t.execution.metadata.get("output:Output")) for t in job.job_detail.task_details
+            if t.task_name != "adder"}
+
+
+def test_v1beta1_adds_unique_task_names_and_serves_reruns(beta_client: Any, server: Server, parent: str,
+                                                          specs: dict[str, Any]) -> None:
+    spec = with_caching(specs["adder"], enabled=False)
+    original = wait_for(beta_client, create(beta_client, parent, spec, params={"a": 1, "b": 2}).name)
+    assert {t.task_name: t.task_unique_name for t in original.job_detail.task_details} == {
+        "adder": "adder", "add": "add"}
+    original_id = int(original.labels["vertex-ai-pipelines-run-billing-id"])
+
+    reused = wait_for(beta_client, create(beta_client, parent, spec, params={"a": 1, "b": 2},
+                                          original_pipeline_job_id=original_id).name)
+    assert reused.original_pipeline_job_id == original_id
+    assert _outputs(reused) == {"add": ("SKIPPED", 3)}  # what SUCCEEDED with the same inputs is reused
+    rerun = create(beta_client, parent, spec, params={"a": 1, "b": 2}, original_pipeline_job_id=original_id,
+                   pipeline_task_rerun_configs=[{"task_name": "add", "inputs": {"parameter_values": {"a": 40}}}])
+    assert rerun.pipeline_task_rerun_configs[0].task_name == "add"
+    assert _outputs(wait_for(beta_client, rerun.name)) == {"add": ("SUCCEEDED", 42)}
+    # v1 has no rerun fields: they are refused on input and left out of the answers.
+    refused = requests.post(f"{server.url}/v1/{parent}/pipelineJobs", timeout=10,
+                            json={"pipelineSpec": spec, "originalPipelineJobId": str(original_id)})
+    assert refused.status_code == 400 and "originalPipelineJobId" in refused.json()["error"]["message"]
+    v1_body = requests.get(f"{server.url}/v1/{rerun.name}", timeout=10).json()
+    assert "originalPipelineJobId" not in v1_body and "pipelineTaskRerunConfigs" not in v1_body
+    json_format.ParseDict(v1_body, aiplatform_v1.PipelineJob.pb(aiplatform_v1.PipelineJob()))
+    with pytest.raises(gexc.BadRequest, match=r"pipelineTaskRerunConfigs\[0\]\.taskName"):
+        create(beta_client, parent, spec, original_pipeline_job_id=original_id,
+               pipeline_task_rerun_configs=[{"task_name": "nope"}])
+
+    operation = beta_client.batch_delete_pipeline_jobs(parent=parent, names=[reused.name, rerun.name])
+    deleted = {j.name: j for j in operation.result().pipeline_jobs}  # parsed strictly as v1beta1 messages
+    assert deleted[rerun.name].pipeline_task_rerun_configs[0].inputs.parameter_values["a"] == 40
+    assert isinstance(operation.metadata, aiplatform_v1beta1.DeleteOperationMetadata)

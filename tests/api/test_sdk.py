@@ -65,8 +65,8 @@ def test_failed_job_raises_on_wait(project: str, server: Server, template_files:
 def test_cancel_of_a_long_running_job(project: str, server: Server, template_files: dict[str, Path]) -> None:
     job = _job(template_files, server, "sleeper", job_id=new_id("sdk-sleep"))
     job.submit()
-    while job.state != State.PIPELINE_STATE_RUNNING:
-        assert job.state in (State.PIPELINE_STATE_QUEUED, State.PIPELINE_STATE_PENDING)
+    while (state := job.state) != State.PIPELINE_STATE_RUNNING:  # every .state is a GET
+        assert state in (State.PIPELINE_STATE_QUEUED, State.PIPELINE_STATE_PENDING)
     job.cancel()
     job.wait()  # returns normally for CANCELLED
     assert job.state == State.PIPELINE_STATE_CANCELLED
