@@ -2,13 +2,38 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import threading
+from typing import IO
 
+from sqlalchemy.engine import URL
+
+from sluice.errors import FailedPrecondition
 from sluice.runtime.orchestrator import Orchestrator
 from sluice.store.store import Store
 
 log = logging.getLogger(__name__)
+
+
+def _sqlite_runner_lock(url: URL) -> IO[str] | None:
+    """SQLite has one writer: a second process running jobs on the same file is refused, not slowed down.
+
+    (`sluice run` next to a server is fine: each job is driven by the holder of its lease.) Several
+    replicas need PostgreSQL.
+    """
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    lock = open(f"{url.database}.runner.lock", "w")  # noqa: SIM115 - held open while the runner lives
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise FailedPrecondition(
+            f"another Sluice server is already running jobs on the SQLite file {url.database}; SQLite allows "
+            "one such process. Use PostgreSQL (SLUICE_DB_URL=postgresql://...) to run several replicas."
+        ) from None
+    return lock
 
 
 class JobRunner:
@@ -22,9 +47,11 @@ class JobRunner:
         self._wake = threading.Event()
         self._jobs: dict[str, threading.Thread] = {}
         self._thread: threading.Thread | None = None
+        self._lock: IO[str] | None = None
 
     def start(self) -> None:
-        """Start watching the store for jobs to run."""
+        """Start watching the store for jobs to run; FailedPrecondition if another runner uses this SQLite file."""
+        self._lock = _sqlite_runner_lock(self.store.engine.url)
         self._thread = threading.Thread(target=self._loop, name="sluice-runner", daemon=True)
         self._thread.start()
 
@@ -40,6 +67,9 @@ class JobRunner:
             self._thread.join(timeout)
         for thread in list(self._jobs.values()):
             thread.join(timeout)
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     def _loop(self) -> None:
         while not self._stop.is_set():
