@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,10 +19,13 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from sluice.api.filters import parse_filter
+from sluice.api.paging import parse_order
 from sluice.config import Settings
 from sluice.domain.caching import with_caching
 from sluice.domain.ir import Interface
 from sluice.domain.jsontypes import Json, JsonObject
+from sluice.domain.listing import JobQuery
 from sluice.domain.records import JobRecord, Snapshot, TaskKind
 from sluice.domain.resource import render_job
 from sluice.domain.spec import load_document, parse_spec
@@ -29,8 +33,9 @@ from sluice.domain.states import PipelineState, TaskState
 from sluice.domain.submission import Submission
 from sluice.domain.values import parse_text
 from sluice.errors import FailedPrecondition, InvalidArgument, SluiceError
-from sluice.jobs import submit
+from sluice.jobs import parent_of, submit
 from sluice.progress import log_tail, task_table
+from sluice.remote import Remote, follow, job_table, report
 from sluice.runtime.assembly import open_runtime
 from sluice.runtime.orchestrator import utc_now
 from sluice.store.store import SchemaTooNew, Store
@@ -46,6 +51,8 @@ app.add_typer(cache_app, name="cache")
 err = Console(stderr=True, soft_wrap=True)  # messages and paths are never wrapped mid-word
 
 EXIT_FAILED, EXIT_INVALID, EXIT_CANCELLED = 1, 2, 130
+SERVER_HELP = "URL of a `sluice server` (e.g. http://127.0.0.1:8080): act there instead of on the local store."
+PARENT_HELP = "projects/{p}/locations/{l} on the server [default: from SLUICE_PROJECT and SLUICE_LOCATION]."
 
 
 def _pairs(items: list[str], option: str) -> dict[str, str]:
@@ -99,8 +106,10 @@ def run(
     cache_max_age: Annotated[str | None, typer.Option("--cache-max-age",
                                                       help="Reuse no cached result older than this (7d).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print only the final PipelineJob JSON on stdout.")] = False,
+    server: Annotated[str | None, typer.Option("--server", help=SERVER_HELP)] = None,
+    parent: Annotated[str | None, typer.Option("--parent", help=PARENT_HELP)] = None,
 ) -> None:
-    """Run a pipeline on this machine and wait for it to end."""
+    """Run a pipeline on this machine (or on a server with --server) and wait for it to end."""
     overrides: dict[str, Any] = {"max_parallel": max_parallel, "cache_max_age": cache_max_age}
     try:
         settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
@@ -124,6 +133,11 @@ def run(
             config["failurePolicy"] = "PIPELINE_FAILURE_POLICY_FAIL_FAST"
         sub = Submission(spec=spec, runtime_config=config, job_id=job_id, display_name=display_name,
                          labels=_pairs(label, "--label"), output_dir=output_dir)
+        if server is not None:
+            if max_parallel is not None or cache_max_age is not None:
+                raise InvalidArgument("applies to local runs; the server has its own settings",
+                                      "--max-parallel" if max_parallel is not None else "--cache-max-age")
+            raise typer.Exit(_run_remote(_remote(server, parent, settings), sub, body, as_json))
         runtime = open_runtime(settings)
         job = submit(runtime.store, settings, sub, utc_now())
     except SluiceError as exc:
@@ -196,17 +210,68 @@ def _find(store: Store, name: str) -> JobRecord:
     return store.get_job(name.rsplit("/", 1)[-1])
 
 
+def _remote(server: str, parent: str | None, settings: Settings | None = None) -> Remote:
+    return Remote(server, parent or parent_of(settings or Settings()))
+
+
+def _run_remote(remote: Remote, sub: Submission, body: JsonObject | None, as_json: bool) -> int:
+    """Submit to the server, follow the job live, report as a local run does; the exit code."""
+    request: JsonObject = {k: v for k, v in (body or {}).items() if k not in ("pipelineSpec", "pipeline_spec")}
+    config: JsonObject = dict(sub.runtime_config)
+    if sub.output_dir:
+        config["gcsOutputDirectory"] = sub.output_dir
+    request.update(pipelineSpec=sub.spec.document, runtimeConfig=config)
+    if sub.display_name is not None:
+        request["displayName"] = sub.display_name
+    given = request.get("labels")
+    request["labels"] = {**(given if isinstance(given, dict) else {}), **sub.labels}
+    created = remote.create(request, sub.job_id)
+    final = follow(remote, str(created["name"]), err)
+    if as_json:
+        sys.stdout.write(json.dumps(final, indent=2) + "\n")
+    report(final, err)
+    state = final.get("state")
+    return {"PIPELINE_STATE_SUCCEEDED": 0, "PIPELINE_STATE_CANCELLED": EXIT_CANCELLED}.get(str(state), EXIT_FAILED)
+
+
+def _short_time(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).isoformat(timespec="seconds") \
+        if isinstance(value, str) else ""
+
+
+def _job_rows(limit: int, filter_: str | None, order_by: str | None, server: str | None,
+              parent: str | None) -> list[tuple[str, str, str, str, str]]:
+    if server is not None:
+        return [(str(j["name"]).rsplit("/", 1)[-1], str(j.get("displayName", "")),
+                 str(j.get("state", "")).removeprefix("PIPELINE_STATE_"), _short_time(j.get("createTime")),
+                 _short_time(j.get("endTime"))) for j in _remote(server, parent).list(filter_, order_by, limit)]
+    query = JobQuery(parent, parse_order(order_by), parse_filter(filter_), limit=limit, with_spec=False)
+    return [(j.job_id, j.display_name, j.state.name, _short_time(j.create_time), _short_time(j.end_time))
+            for j in _open_store().list_page(query).jobs]
+
+
 @jobs_app.command("list")
-def jobs_list(limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
-    """The newest jobs."""
-    store = _open_store()
+def jobs_list(
+    limit: Annotated[int, typer.Option(min=1)] = 50,
+    filter_: Annotated[str | None, typer.Option("--filter", help='AIP-160, e.g. labels.env="dev"')] = None,
+    order_by: Annotated[str | None, typer.Option("--order-by", help="e.g. end_time desc")] = None,
+    server: Annotated[str | None, typer.Option("--server", help=SERVER_HELP)] = None,
+    parent: Annotated[str | None, typer.Option("--parent", help=PARENT_HELP)] = None,
+) -> None:
+    """The newest jobs (or those a filter picks, in the order asked)."""
+    try:
+        rows = _job_rows(limit, filter_, order_by, server, parent)
+    except SluiceError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(EXIT_INVALID) from None
     table = Table()
     table.add_column("job", no_wrap=True)  # the id `jobs get` and `logs` take: never cut
     for header in ("display name", "state", "created", "ended"):
         table.add_column(header)
-    for job in store.list_jobs(limit=limit):
-        table.add_row(job.job_id, job.display_name, job.state.name, job.create_time.isoformat(timespec="seconds"),
-                      job.end_time.isoformat(timespec="seconds") if job.end_time else "")
+    for row in rows:
+        table.add_row(*row)
     Console(width=None if sys.stdout.isatty() else 250).print(table)
 
 
@@ -214,8 +279,20 @@ def jobs_list(limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
 def jobs_get(
     name: Annotated[str, typer.Argument(help="Job id or full resource name.")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    server: Annotated[str | None, typer.Option("--server", help=SERVER_HELP)] = None,
 ) -> None:
     """One job: its tasks, or the PipelineJob JSON."""
+    if server is not None:
+        try:
+            job = _remote(server, None).get(name)
+        except SluiceError as exc:
+            err.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(EXIT_INVALID) from None
+        if as_json:
+            sys.stdout.write(json.dumps(job, indent=2) + "\n")
+        else:
+            Console().print(job_table(job))
+        return
     store = _open_store()
     try:
         snapshot = store.snapshot(_find(store, name).job_id)
@@ -226,6 +303,42 @@ def jobs_get(
         sys.stdout.write(json.dumps(render_job(snapshot.job, snapshot.tasks), indent=2) + "\n")
     else:
         Console().print(task_table(snapshot, utc_now()))
+
+
+@jobs_app.command("cancel")
+def jobs_cancel(
+    name: Annotated[str, typer.Argument(help="Job id or full resource name.")],
+    server: Annotated[str | None, typer.Option("--server", help=SERVER_HELP)] = None,
+) -> None:
+    """Ask a job to stop: it goes CANCELLING, then CANCELLED (an ended job cannot be cancelled)."""
+    try:
+        if server is not None:
+            _remote(server, None).cancel(name)
+        else:
+            store = _open_store()
+            store.request_cancel(_find(store, name).job_id, utc_now())
+    except SluiceError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(EXIT_INVALID) from None
+    err.print(f"cancel requested: {name}")
+
+
+@jobs_app.command("delete")
+def jobs_delete(
+    name: Annotated[str, typer.Argument(help="Job id or full resource name.")],
+    server: Annotated[str | None, typer.Option("--server", help=SERVER_HELP)] = None,
+) -> None:
+    """Delete an ended job and its tasks (its artifacts and logs stay where they are)."""
+    try:
+        if server is not None:
+            _remote(server, None).delete(name)
+        else:
+            store = _open_store()
+            store.delete_jobs([_find(store, name).job_id])
+    except SluiceError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(EXIT_INVALID) from None
+    err.print(f"deleted: {name}")
 
 
 @cache_app.command("list")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from lark import Lark, LarkError, Token, Transformer, UnexpectedInput, v_args
@@ -46,7 +47,13 @@ TEXT: /[^\s.:=<>!"'()\-][^\s.:=<>!"'()]*/
 %ignore WS
 """
 
-_PARSER = Lark(_GRAMMAR, parser="lalr", maybe_placeholders=False)
+
+
+@cache
+def _parser() -> Lark:
+    # Built on first use: the CLI imports this module and most of its commands never filter.
+    return Lark(_GRAMMAR, parser="lalr", maybe_placeholders=False)
+
 FIELD = "filter"
 
 
@@ -217,7 +224,7 @@ def parse_filter(text: str | None) -> Filter | None:
     if not text or not text.strip():
         return None
     try:
-        parsed = _Tree().transform(_PARSER.parse(text))
+        parsed = _Tree().transform(_parser().parse(text))
     except UnexpectedInput as exc:
         raise InvalidArgument(f"cannot parse {text!r} at column {exc.column}", FIELD) from None
     except LarkError as exc:

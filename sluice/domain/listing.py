@@ -125,9 +125,9 @@ Cursor = tuple[str | datetime | None, ...]
 
 @dataclass(frozen=True)
 class JobQuery:
-    """One page of jobs under `parent`. `order` ends with a unique key (JOB_ID) so that pages never overlap."""
+    """One page of jobs under `parent` (None: every parent). `order` ends with a unique key (JOB_ID)."""
 
-    parent: str
+    parent: str | None
     order: tuple[OrderKey, ...]
     where: Filter | None = None
     after: Cursor | None = None

@@ -237,7 +237,9 @@ class Store:
     def list_page(self, query: JobQuery) -> JobPage:
         """One page of jobs in `query.order`, starting after `query.after`, with their API-only fields."""
         columns = [c for c in pipeline_jobs.c if query.with_spec or c.name != "spec"]
-        stmt = sa.select(*columns).where(pipeline_jobs.c.parent == query.parent)
+        stmt = sa.select(*columns)
+        if query.parent is not None:
+            stmt = stmt.where(pipeline_jobs.c.parent == query.parent)
         if query.where is not None:
             stmt = stmt.where(listing.where(query.where, self.engine.dialect.name))
         if query.after is not None:
@@ -271,7 +273,7 @@ class Store:
             if done.rowcount != 1:
                 raise NotFound(f"pipeline job {job_id!r} not found")
 
-    def delete_jobs(self, job_ids: Sequence[str], op: OperationRecord) -> None:
+    def delete_jobs(self, job_ids: Sequence[str], op: OperationRecord | None = None) -> None:
         """Delete ended jobs with all their tasks and record `op`; all or nothing (NotFound, FailedPrecondition)."""
         ended = [s.value for s in PipelineState if s.terminal]
         with self.engine.begin() as conn:
@@ -293,7 +295,8 @@ class Store:
                 pipeline_jobs.c.job_id.in_(job_ids), pipeline_jobs.c.state.in_(ended)))
             if gone.rowcount != len(set(job_ids)):
                 raise Aborted("a job changed while it was being deleted; nothing was deleted")
-            insert_operation(conn, op)
+            if op is not None:
+                insert_operation(conn, op)
 
     def cancel_jobs(self, job_ids: Sequence[str], now: datetime) -> list[JobRecord]:
         """Ask to cancel every job that has not ended (all exist, or NotFound and nothing changes); returns them."""
