@@ -33,11 +33,23 @@ def _items(task: TaskSpec, loop: TaskRecord) -> list[Json] | list[Artifact] | st
     return [normalise_numbers(v) for v in value]
 
 
-def _iteration(job_numeric_id: int, loop: TaskRecord, task: TaskSpec, index: int, item: Json | Artifact) -> NewTask:
+def _body_inputs(spec: PipelineSpecView, loop: TaskRecord) -> set[str]:
+    """The loop DAG's inputs that its own tasks read."""
+    dag = spec.component(loop.component).dag
+    assert dag is not None
+    used = {s.component_input for t in dag.tasks.values() for s in t.parameters.values() if s.component_input}
+    return used | {s.component_input for t in dag.tasks.values() for s in t.artifacts.values() if s.component_input}
+
+
+def _iteration(job_numeric_id: int, loop: TaskRecord, task: TaskSpec, index: int, item: Json | Artifact,
+               used: set[str]) -> NewTask:
     assert task.iterator is not None
     name = task.iterator.item_input
-    params = dict(loop.inputs.parameters)
-    artifacts = dict(loop.inputs.artifacts)
+    # Each iteration gets the loop's inputs, but not the list it iterates over unless the body uses it:
+    # copying that into every iteration would make a loop of n items store n² values.
+    dropped = set() if task.iterator.input_name in used else {task.iterator.input_name}
+    params = {k: v for k, v in loop.inputs.parameters.items() if k not in dropped}
+    artifacts = {k: v for k, v in loop.inputs.artifacts.items() if k not in dropped}
     if isinstance(item, Artifact):
         artifacts[name] = [item]
     else:
@@ -59,7 +71,8 @@ def loop_steps(spec: PipelineSpecView, task: TaskSpec, loop: TaskRecord, tree: T
             return [SetTask(loop.task_id, TaskState.RUNNING, TaskState.FAILED,
                             error={"code": int(Code.INVALID_ARGUMENT), "message": items})]
         if items and not stopping:
-            return [_iteration(job_numeric_id, loop, task, i, item) for i, item in enumerate(items)]
+            used = _body_inputs(spec, loop)
+            return [_iteration(job_numeric_id, loop, task, i, item, used) for i, item in enumerate(items)]
         return [_finish(spec, loop, [])]
     running = tree.counts[loop.task_id][TaskState.RUNNING]
     limit = task.iterator.parallelism or len(iterations)

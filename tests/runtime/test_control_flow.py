@@ -306,3 +306,21 @@ def test_fail_fast_versus_fail_slow(compile_pipeline: Compile, run_spec: RunSpec
     assert states(fast)["slow"] is TaskState.SUCCEEDED  # already running: it finishes
     assert "later" not in states(fast)  # never started after the failure
     assert fast.job.error and "boom" in str(fast.job.error["message"])
+
+
+@dsl.component(base_image=IMAGE)
+def position(x: int, xs: list[int]) -> int:
+    return xs.index(x)
+
+
+@dsl.pipeline(name="loop-sees-its-list")
+def loop_sees_its_list(xs: list[int] = [7, 8, 9]) -> list[int]:  # noqa: B006
+    with dsl.ParallelFor(xs) as x:
+        found = position(x=x, xs=xs)
+    return dsl.Collected(found.output)
+
+
+def test_a_loop_body_can_read_the_list_it_iterates(compile_pipeline: Compile, run_spec: RunSpec) -> None:
+    snapshot = run_spec(compile_pipeline(loop_sees_its_list))
+    assert snapshot.job.state is PipelineState.SUCCEEDED, snapshot.job.error
+    assert task(snapshot, "loop-sees-its-list").outputs.parameters["Output"] == [0, 1, 2]
