@@ -6,14 +6,23 @@ import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from sluice.api import schemas
 from sluice.api.context import Services, ServicesDep, ViewDep, query_value
 from sluice.api.creating import creation
 from sluice.api.filters import parse_filter
 from sluice.api.paging import make_token, page_size, parse_order, read_token
-from sluice.api.views import EMPTY, View, job_json, list_job_json, operation_json, parse_mask, type_url
+from sluice.api.views import (
+    EMPTY,
+    View,
+    job_json,
+    list_job_json,
+    list_page_text,
+    operation_json,
+    parse_mask,
+    type_url,
+)
 from sluice.domain.jsontypes import Json, JsonObject
 from sluice.domain.listing import JobQuery
 from sluice.domain.operation import OperationRecord
@@ -97,7 +106,7 @@ def list_pipeline_jobs(
     token: Annotated[str | None, Query(alias="pageToken")] = None,
     order: Annotated[str | None, Query(alias="orderBy", description="default: create_time desc")] = None,
     mask: Annotated[str | None, Query(alias="readMask")] = None,
-) -> JSONResponse:
+) -> Response:
     """One page of jobs, newest first by default; jobDetail is left out."""
     parent = _parent(project, location)
     filter_text = filter_ or ""
@@ -113,13 +122,17 @@ def list_pipeline_jobs(
     paths = parse_mask(mask_text, view.version) if mask_text else None
     binding = (parent, filter_text, order_text)
     query = JobQuery(parent, keys, parse_filter(filter_text), read_token(token_text, binding, keys) if token_text
-                     else None, page_size(size), with_spec=paths is None or any(p[0] == "pipelineSpec" for p in paths))
+                     else None, page_size(size), with_spec=paths is None or any(p[0] == "pipelineSpec" for p in paths),
+                     raw_spec=paths is None)
     page = services.store.list_page(query)
+    next_token = make_token(binding, keys, page.jobs[-1]) if page.more else None
+    if page.raw_specs is not None:
+        return Response(list_page_text(page, view, next_token), media_type="application/json")
     body: JsonObject = {}
     if page.jobs:
         body["pipelineJobs"] = [list_job_json(j, page.extras[j.job_id], view, paths) for j in page.jobs]
-    if page.more:
-        body["nextPageToken"] = make_token(binding, keys, page.jobs[-1])
+    if next_token:
+        body["nextPageToken"] = next_token
     return JSONResponse(body)
 
 

@@ -133,6 +133,7 @@ class JobQuery:
     after: Cursor | None = None
     limit: int = 100
     with_spec: bool = True  # False: leave pipelineSpec out (a readMask without it)
+    raw_spec: bool = False  # True: pipelineSpec as its stored JSON text in JobPage.raw_specs, not decoded
 
 
 @dataclass(frozen=True)
@@ -142,3 +143,4 @@ class JobPage:
     jobs: tuple[JobRecord, ...]
     extras: dict[str, JsonObject]
     more: bool
+    raw_specs: dict[str, str] | None = None  # with JobQuery.raw_spec: each job's pipelineSpec as JSON text

@@ -236,7 +236,11 @@ class Store:
 
     def list_page(self, query: JobQuery) -> JobPage:
         """One page of jobs in `query.order`, starting after `query.after`, with their API-only fields."""
-        columns = [c for c in pipeline_jobs.c if query.with_spec or c.name != "spec"]
+        columns: list[Any] = [c for c in pipeline_jobs.c if c.name != "spec"]
+        if query.raw_spec:  # the text as stored: a list page can pass it through without decoding it
+            columns.append(sa.cast(pipeline_jobs.c.spec, sa.Text).label("spec_text"))
+        elif query.with_spec:
+            columns.append(pipeline_jobs.c.spec)
         stmt = sa.select(*columns)
         if query.parent is not None:
             stmt = stmt.where(pipeline_jobs.c.parent == query.parent)
@@ -253,8 +257,10 @@ class Store:
                 found = sa.select(labels).where(labels.c.job_id.in_(list(by_job))).order_by(labels.c.key)
                 for label in conn.execute(found):
                     by_job[label.job_id][label.key] = label.value
-        jobs = tuple(_job_record(r, by_job[r.job_id], r.spec if query.with_spec else {}) for r in page)
-        return JobPage(jobs, {r.job_id: _extra(r) for r in page}, len(rows) > query.limit)
+        decoded = query.with_spec and not query.raw_spec
+        jobs = tuple(_job_record(r, by_job[r.job_id], r.spec if decoded else {}) for r in page)
+        raw = {r.job_id: r.spec_text for r in page} if query.raw_spec else None
+        return JobPage(jobs, {r.job_id: _extra(r) for r in page}, len(rows) > query.limit, raw)
 
     def job_extra(self, job_id: str) -> JsonObject:
         """The API-only fields of a job (serviceAccount, network, templateUri, ...); NotFound when there is none."""

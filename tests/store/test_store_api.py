@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -138,6 +139,14 @@ def test_extras_round_trip_and_come_with_pages(store: Store) -> None:
     assert page.jobs[0] == replace(store.get_job("a-0"), spec={})
     with pytest.raises(NotFound):
         store.job_extra("nope")
+
+
+def test_pages_can_carry_the_stored_spec_text(store: Store) -> None:
+    job = replace(make_job("a-0", T0), spec={"pipelineInfo": {"name": "pipe"}, "x": [1, 2.5, "é"]})
+    store.create_job(job)
+    page = store.list_page(JobQuery(PARENT, NEWEST_FIRST, raw_spec=True))
+    assert page.raw_specs is not None and json.loads(page.raw_specs["a-0"]) == job.spec
+    assert page.jobs[0].spec == {}
 
 
 def op(op_id: int, at: datetime = T0, job_id: str | None = None) -> OperationRecord:
