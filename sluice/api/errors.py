@@ -40,17 +40,7 @@ STATUS: dict[int, tuple[int, str]] = {
     15: (500, "DATA_LOSS"),
     16: (401, "UNAUTHENTICATED"),
 }
-INVALID_ARGUMENT, NOT_FOUND, UNIMPLEMENTED, INTERNAL, UNAVAILABLE = 3, 5, 12, 13, 14
-
-
-class ApiError(Exception):
-    """An error only the API raises (a route that does not exist, a feature it does not serve)."""
-
-    def __init__(self, code: int, message: str, field: str | None = None) -> None:
-        self.code = code
-        self.message = message
-        self.field = field
-        super().__init__(message)
+INVALID_ARGUMENT, NOT_FOUND, INTERNAL, UNAVAILABLE = 3, 5, 13, 14
 
 
 def status_response(code: int, message: str, field: str | None = None, description: str = "") -> JSONResponse:
@@ -93,12 +83,6 @@ async def _sluice_error(_request: Request, exc: Exception) -> JSONResponse:
     return status_response(int(exc.code), str(exc), exc.field, exc.message)
 
 
-async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ApiError)
-    message = f"{exc.field}: {exc.message}" if exc.field else exc.message
-    return status_response(exc.code, message, exc.field, exc.message)
-
-
 async def _invalid(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError | ValidationError)
     message, field, description = _validation_message(list(exc.errors()))
@@ -127,7 +111,6 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     """Map every exception a route can raise to a Status body."""
     app.add_exception_handler(SluiceError, _sluice_error)
-    app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(ValidationError, _invalid)
     app.add_exception_handler(HTTPException, _http)

@@ -50,6 +50,7 @@ FILTERS = [
     ('labels.env="dev"', {"one", "other", "three"}),
     ('labels.env = "prod"', {"two"}),
     ('labels.env!="dev"', {"two"}),
+    ('labels.team!="ml"', {"two", "other", "three"}),  # also the jobs without the label
     ("labels.team:*", {"one", "three"}),
     ('labels.team:"o*"', {"three"}),
     ("NOT labels.team:*", {"two", "other"}),
