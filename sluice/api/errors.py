@@ -98,8 +98,10 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _database(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("database unavailable during %s %s: %s", request.method, request.url.path, exc)
-    return status_response(UNAVAILABLE, "the store is unavailable; retry")
+    # Locked, unreachable or restarting: a retry may well succeed.
+    assert isinstance(exc, sa.exc.OperationalError)
+    log.warning("database error during %s %s: %s", request.method, request.url.path, exc.orig)
+    return status_response(UNAVAILABLE, f"the store could not answer ({str(exc.orig).splitlines()[0]}); retry")
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -55,6 +55,7 @@ def _parser() -> Lark:
     return Lark(_GRAMMAR, parser="lalr", maybe_placeholders=False)
 
 FIELD = "filter"
+MAX_COMPARISONS, MAX_DEPTH = 100, 32
 
 
 @dataclass(frozen=True)
@@ -209,6 +210,15 @@ def _restriction(node: _Restriction) -> Filter:
     return build(name, node.op, value)
 
 
+def _size(node: Any, depth: int = 1) -> tuple[int, int]:
+    """(comparisons, nesting depth) of a parsed filter."""
+    if isinstance(node, _Restriction):
+        return 1, depth
+    kind, parts = node
+    sizes = [_size(p, depth + 1) for p in ((parts,) if kind == "not" else parts)]
+    return sum(n for n, _ in sizes), max(d for _, d in sizes)
+
+
 def _tree(node: Any) -> Filter:
     if isinstance(node, _Restriction):
         return _restriction(node)
@@ -229,4 +239,12 @@ def parse_filter(text: str | None) -> Filter | None:
         raise InvalidArgument(f"cannot parse {text!r} at column {exc.column}", FIELD) from None
     except LarkError as exc:
         raise InvalidArgument(f"cannot parse: {exc}", FIELD) from None
-    return None if parsed is None else _tree(parsed)
+    if parsed is None:
+        return None
+    # The database has limits too (SQLite: an expression tree at most 1,000 deep); a filter beyond these is
+    # a mistake, and saying so beats an error from the store.
+    comparisons, depth = _size(parsed)
+    if comparisons > MAX_COMPARISONS or depth > MAX_DEPTH:
+        raise InvalidArgument(f"too complex: at most {MAX_COMPARISONS} comparisons nested at most {MAX_DEPTH} "
+                              f"deep, got {comparisons} nested {depth} deep", FIELD)
+    return _tree(parsed)

@@ -66,6 +66,7 @@ def test_bad_input_is_invalid_argument_naming_the_field(client: Any, parent: str
     ({"filter": "nosuchfield=1"}, "filter: cannot filter on 'nosuchfield'"),
     ({"filter": 'state="PIPELINE_STATE_NOPE"'}, "unknown PipelineState"),
     ({"filter": 'create_time>"yesterday"'}, "RFC 3339"),
+    ({"filter": " AND ".join(['labels.a="b"'] * 101)}, "filter: too complex"),
     ({"order_by": "name"}, "orderBy: cannot order by 'name'"),
     ({"order_by": "create_time sideways"}, "orderBy"),
     ({"page_token": "garbage!"}, "pageToken"),
