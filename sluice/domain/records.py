@@ -120,6 +120,7 @@ class TaskRecord:
     error: JsonObject | None = None
     detail: JsonObject = field(default_factory=dict)  # executor detail: image, process, log paths, failed attempts
     history: tuple[StatusEntry, ...] = ()
+    process: str = ""  # the executor's id of the current attempt's process, once it started
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -50,8 +51,9 @@ class Launcher:
         self._cancelled: set[int] = set()
         self._lock = threading.Lock()
 
-    def run(self, spec: PipelineSpecView, job: JobRecord, task: TaskRecord) -> Outcome:
-        """Run one attempt of `task` (already RUNNING in the store) to its end."""
+    def run(self, spec: PipelineSpecView, job: JobRecord, task: TaskRecord,
+            on_start: Callable[[str], None] | None = None) -> Outcome:
+        """Run one attempt of `task` (already RUNNING in the store) to its end; `on_start` gets its process id."""
         paths = AttemptPaths.of(self.root, job.job_id, task.task_id, task.attempt)
         paths.workdir.mkdir(parents=True, exist_ok=True)
         paths.log.parent.mkdir(parents=True, exist_ok=True)
@@ -61,7 +63,7 @@ class Launcher:
         try:
             if isinstance(executor, ImporterExecutor):
                 return self._import(executor, job, task, paths)
-            return self._container(spec, executor, comp, job, task, paths)
+            return self._container(spec, executor, comp, job, task, paths, on_start)
         except (EnvironmentFailure, PlaceholderError, OSError) as exc:
             with open(paths.log, "a") as log:
                 log.write(f"sluice: {exc}\n")
@@ -75,11 +77,9 @@ class Launcher:
         if handle is not None:
             self.executor.terminate(handle, self.grace_seconds)
 
-    def kill_orphan(self, job: JobRecord, task: TaskRecord) -> None:
-        """Stop what a dead orchestrator left running for `task`'s current attempt."""
-        marker = AttemptPaths.of(self.root, job.job_id, task.task_id, task.attempt).workdir / "process"
-        if marker.exists():
-            self.executor.kill(marker.read_text().strip())
+    def kill_orphan(self, task: TaskRecord) -> bool:
+        """Stop what a dead orchestrator left running for `task`'s current attempt; False if out of reach."""
+        return self.executor.kill(task.process) if task.process else True
 
     def _import(self, executor: ImporterExecutor, job: JobRecord, task: TaskRecord, paths: AttemptPaths) -> Outcome:
         params = task.inputs.parameters
@@ -98,7 +98,7 @@ class Launcher:
 
     def _container(
         self, spec: PipelineSpecView, executor: ContainerExecutor, comp: Component, job: JobRecord,
-        task: TaskRecord, paths: AttemptPaths,
+        task: TaskRecord, paths: AttemptPaths, on_start: Callable[[str], None] | None,
     ) -> Outcome:
         planned = output_artifacts(comp, task.task_id, f"{job.output_dir}/{job.job_id}/{task.task_id}")
         stage = staging.Staging(paths.workdir)
@@ -111,7 +111,8 @@ class Launcher:
         variables = env.variables(dict(os.environ))
         variables.update(executor.env)
         handle = self.executor.start(ProcessSpec(argv, variables, paths.workdir, paths.log))
-        (paths.workdir / "process").write_text(handle.ident)  # found again after a crash (kill_orphan)
+        if on_start is not None:
+            on_start(handle.ident)  # stored, so that whoever takes the job over can stop this process
         with self._lock:
             self._handles[task.task_id] = handle
             cancelled_early = task.task_id in self._cancelled

@@ -7,6 +7,7 @@ rejected (another writer moved the job on) the view is dropped and read again.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from sluice.domain.actions import Action, Launch, SetTask, Terminate
 from sluice.domain.caching import CacheHit
@@ -32,6 +34,7 @@ from sluice.runtime.launcher import Launcher
 from sluice.store.store import Applied, Store
 
 Clock = Callable[[], datetime]
+log = logging.getLogger(__name__)
 
 
 def utc_now() -> datetime:
@@ -83,6 +86,8 @@ class Orchestrator:
         self.clock = clock
         self.poll_seconds = poll_seconds
         self._pool = ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="sluice-task")
+        self._slots_lock = threading.Lock()
+        self._in_flight = 0
 
     def run_job(self, job_id: str, stop: threading.Event | None = None) -> JobRecord:
         """Run `job_id` until it ends (or `stop` is set, or another orchestrator holds it); returns the job."""
@@ -111,8 +116,8 @@ class Orchestrator:
             if view.job.state.terminal and not running:
                 return view.job
             hits = self._cache_hits(view, spec)
-            actions = plan(view.job, view.tree, spec, self.max_parallel - len(running), self.clock(),
-                           view.take_dirty(), hits, rerun)
+            actions = plan(view.job, view.tree, spec, self._free_slots(), self.clock(), view.take_dirty(), hits,
+                           rerun)
             if actions:
                 view = self._act(view, spec, actions, running)
                 continue
@@ -124,6 +129,16 @@ class Orchestrator:
             for future in done:
                 view = self._settle(view, running.pop(future), future)
         return self.store.get_job(job_id)
+
+    def _free_slots(self) -> int:
+        # max_parallel counts attempts of every job this orchestrator drives: a task is RUNNING in the
+        # store only once it has a worker, never while it waits for one.
+        with self._slots_lock:
+            return self.max_parallel - self._in_flight
+
+    def _free_slot(self, _future: Future[Outcome]) -> None:
+        with self._slots_lock:
+            self._in_flight -= 1
 
     def _rerun_plan(self, job: JobRecord) -> RerunPlan | None:
         request = parse_rerun(job.rerun) if job.rerun else None
@@ -138,7 +153,9 @@ class Orchestrator:
                    if t.kind not in GROUP_KINDS and t.state in (TaskState.RUNNING, TaskState.CANCEL_PENDING,
                                                                 TaskState.CANCELLING)]
         for task in orphans:
-            self.launcher.kill_orphan(view.job, task)
+            if not self.launcher.kill_orphan(task):
+                log.warning("task %s of job %s may still run on the host that ran it (%s): it is run again here",
+                            task.task_id, view.job.job_id, task.process)
         actions = [a for t in orphans for a in recover(t)]
         if actions and self._apply(view, actions) is None:
             return _View.of(self.store.snapshot(view.job.job_id))
@@ -173,7 +190,12 @@ class Orchestrator:
         for action in actions:
             if isinstance(action, Launch):
                 task = view.tree.by_id[action.task_id]
-                running[self._pool.submit(self.launcher.run, spec, view.job, task)] = action.task_id
+                started = partial(self.store.record_process, view.job.job_id, task.task_id, task.attempt)
+                future = self._pool.submit(self.launcher.run, spec, view.job, task, started)
+                with self._slots_lock:
+                    self._in_flight += 1
+                future.add_done_callback(self._free_slot)
+                running[future] = action.task_id
             elif isinstance(action, Terminate):
                 self._apply(view, [SetTask(action.task_id, TaskState.CANCEL_PENDING, TaskState.CANCELLING)])
                 threading.Thread(target=self.launcher.terminate, args=(action.task_id,), daemon=True).start()

@@ -98,14 +98,24 @@ class Store:
 
     def create_job(self, job: JobRecord) -> JobRecord:
         """Store a new job (QUEUED); AlreadyExists when the id is taken."""
-        with self.engine.begin() as conn:
-            if conn.execute(sa.select(pipeline_jobs.c.job_id).where(pipeline_jobs.c.job_id == job.job_id)).first():
-                raise AlreadyExists(f"a pipeline job with id {job.job_id!r} exists already", "pipelineJobId")
-            conn.execute(pipeline_jobs.insert().values(**_job_row(job)))
-            if job.labels:
-                conn.execute(labels.insert(), [{"job_id": job.job_id, "key": k, "value": v}
-                                               for k, v in job.labels.items()])
+        taken = AlreadyExists(f"a pipeline job with id {job.job_id!r} exists already", "pipelineJobId")
+        try:
+            with self.engine.begin() as conn:
+                if conn.execute(sa.select(pipeline_jobs.c.job_id).where(pipeline_jobs.c.job_id == job.job_id)).first():
+                    raise taken
+                conn.execute(pipeline_jobs.insert().values(**_job_row(job)))
+                if job.labels:
+                    conn.execute(labels.insert(), [{"job_id": job.job_id, "key": k, "value": v}
+                                                   for k, v in job.labels.items()])
+        except sa.exc.IntegrityError:
+            raise taken from None  # created concurrently between the check and the insert
         return job
+
+    def record_process(self, job_id: str, task_id: int, attempt: int, ident: str) -> None:
+        """Note which process runs `task_id`'s attempt `attempt` (so that a takeover can stop it)."""
+        with self.engine.begin() as conn:
+            conn.execute(tasks.update().where(tasks.c.task_id == task_id, tasks.c.job_id == job_id,
+                                              tasks.c.attempt == attempt).values(process=ident))
 
     def get_job(self, job_id: str) -> JobRecord:
         """The job `job_id`; NotFound when there is none."""
@@ -432,6 +442,7 @@ def _task(row: Any, history: list[StatusEntry]) -> TaskRecord:
         error=row.error,
         detail=row.detail,
         history=tuple(history),
+        process=row.process or "",
     )
 
 

@@ -82,6 +82,7 @@ tasks = Table(
     Column("outputs", JSON, nullable=False),
     Column("error", JSON),
     Column("detail", JSON, nullable=False),
+    Column("process", String(256)),  # the executor's id of the current attempt's process (host and pid)
     Index("ix_tasks_job_seq", "job_id", "seq"),
 )
 

@@ -42,6 +42,6 @@ class Executor(Protocol):
         """SIGTERM to the whole process group, SIGKILL after `grace_seconds`."""
         ...
 
-    def kill(self, ident: str) -> None:
-        """SIGKILL what is left of a process this executor started earlier (by `Handle.ident`), if alive."""
+    def kill(self, ident: str) -> bool:
+        """SIGKILL what is left of a process started earlier (by `Handle.ident`); False if out of reach."""
         ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 from dataclasses import dataclass
 
@@ -19,8 +20,8 @@ class LocalHandle:
 
     @property
     def ident(self) -> str:
-        """The pid."""
-        return f"local-process/{self.process.pid}"
+        """`local-process/<host>/<pid>`: the pid means something only on its host."""
+        return f"local-process/{socket.gethostname()}/{self.process.pid}"
 
 
 def _kill_group(pgid: int, sig: signal.Signals) -> None:
@@ -57,8 +58,16 @@ class LocalExecutor:
             handle.process.wait(timeout=grace_seconds)
         _kill_group(handle.process.pid, signal.SIGKILL)
 
-    def kill(self, ident: str) -> None:
-        """SIGKILL the process group of `local-process/<pid>` (a process of an earlier server)."""
-        prefix = "local-process/"
-        if ident.startswith(prefix) and ident[len(prefix):].isdigit():
-            _kill_group(int(ident[len(prefix):]), signal.SIGKILL)
+    def kill(self, ident: str) -> bool:
+        """SIGKILL the process group of `local-process/<host>/<pid>` (a process of an earlier server).
+
+        False when the process lives on another host: this executor cannot reach it.
+        """
+        kind, _, rest = ident.partition("/")
+        host, _, pid = rest.rpartition("/")
+        if kind != "local-process" or not pid.isdigit():
+            return True  # not one of ours: nothing to stop
+        if host != socket.gethostname():
+            return False
+        _kill_group(int(pid), signal.SIGKILL)
+        return True
