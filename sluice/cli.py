@@ -30,12 +30,13 @@ from sluice.domain.records import JobRecord, Snapshot, TaskKind
 from sluice.domain.resource import render_job
 from sluice.domain.spec import load_document, parse_spec
 from sluice.domain.states import PipelineState, TaskState
-from sluice.domain.submission import Submission
+from sluice.domain.submission import BILLING_LABEL, Submission
 from sluice.domain.values import parse_text
 from sluice.errors import FailedPrecondition, InvalidArgument, SluiceError
 from sluice.jobs import parent_of, submit
 from sluice.progress import log_tail, task_table
 from sluice.remote import Remote, follow, job_table, report
+from sluice.rerun_args import parse_rerun_args, rerun_request
 from sluice.runtime.assembly import open_runtime
 from sluice.runtime.orchestrator import utc_now
 from sluice.store.store import SchemaTooNew, Store
@@ -144,6 +145,41 @@ def run(
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(EXIT_INVALID) from None
     final = _watch(runtime.store, job, lambda: runtime.orchestrator.run_job(job.job_id))
+    runtime.close()
+    if as_json:
+        sys.stdout.write(json.dumps(render_job(final.job, final.tasks), indent=2) + "\n")
+    _report(final)
+    raise typer.Exit(_exit_code(final.job))
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def rerun(
+    ctx: typer.Context,
+    job: Annotated[str, typer.Argument(help="The job to rerun (id or full name).")],
+    job_id: Annotated[str | None, typer.Option("--job-id")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print only the final PipelineJob JSON on stdout.")] = False,
+) -> None:
+    """Rerun a job here: reuse what SUCCEEDED, run the rest again.
+
+    Then: --task NAME [-p INPUT=VALUE]... runs NAME again (with those inputs); --skip-task NAME reuses NAME
+    (and what is downstream of it) even if its inputs changed; -p PARAM=VALUE before any --task changes a
+    pipeline parameter.
+    """
+    settings = Settings()
+    runtime = open_runtime(settings)
+    try:
+        original = runtime.store.snapshot(_find(runtime.store, job).job_id)
+        spec = parse_spec(original.job.spec)
+        args = parse_rerun_args(ctx.args, original, spec)
+        config = {**original.job.runtime_config, "parameterValues": {**original.job.parameters, **args.parameters}}
+        labels = {k: v for k, v in original.job.labels.items() if k != BILLING_LABEL}
+        sub = Submission(spec=spec, runtime_config=config, job_id=job_id, display_name=original.job.display_name,
+                         labels=labels, output_dir=original.job.output_dir, rerun=rerun_request(original, args))
+        new = submit(runtime.store, settings, sub, utc_now())
+    except SluiceError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(EXIT_INVALID) from None
+    final = _watch(runtime.store, new, lambda: runtime.orchestrator.run_job(new.job_id))
     runtime.close()
     if as_json:
         sys.stdout.write(json.dumps(render_job(final.job, final.tasks), indent=2) + "\n")

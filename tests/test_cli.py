@@ -510,3 +510,40 @@ def test_db_upgrade_reports_the_revision(root: Path, envs_dir: Path) -> None:
     done = sluice(root, envs_dir, "db", "upgrade")
     assert done.returncode == 0, done.stderr
     assert "schema revision 00" in done.stderr
+
+
+@dsl.component(base_image="python:3.11")
+def guard(x: float, ok: bool) -> float:
+    if not ok:
+        raise ValueError("not ok")
+    return x * 2
+
+
+@dsl.component(base_image="python:3.11")
+def source(marker: str) -> float:
+    with open(marker, "a") as f:
+        f.write("ran\n")
+    return 21.0
+
+
+@dsl.pipeline(name="rerun-me")
+def rerun_me(marker: str, ok: bool = False) -> float:
+    return guard(x=source(marker=marker).output, ok=ok).output
+
+
+def test_rerun_from_the_command_line(root: Path, envs_dir: Path, tmp_path: Path) -> None:
+    path, marker = tmp_path / "rerun.yaml", tmp_path / "marker"
+    compiler.Compiler().compile(rerun_me, str(path))
+    first = sluice(root, envs_dir, "run", path, "--job-id", "first-run", "--disable-caching", "-p", f"marker={marker}")
+    assert first.returncode == 1
+    again = sluice(root, envs_dir, "rerun", "first-run", "--task", "guard", "-p", "ok=true", "--json")
+    assert again.returncode == 0, again.stderr
+    job = job_json(again)
+    assert job["state"] == "PIPELINE_STATE_SUCCEEDED"
+    assert {t["taskName"]: t["state"] for t in job["jobDetail"]["taskDetails"]}["source"] == "SKIPPED"
+    assert marker.read_text() == "ran\n"  # source was reused, not run
+    assert root_task(job)["execution"]["metadata"]["output:Output"] == 42.0
+    bad = sluice(root, envs_dir, "rerun", "first-run", "--task", "nope")
+    assert bad.returncode == 2 and "no task 'nope'" in bad.stderr
+    bad_input = sluice(root, envs_dir, "rerun", "first-run", "--task", "guard", "-p", "zz=1")
+    assert bad_input.returncode == 2 and "has no input 'zz'" in bad_input.stderr
