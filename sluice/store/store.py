@@ -221,8 +221,10 @@ class Store:
         if not actions:
             return Applied(None, [])
         with self.engine.begin() as conn:
-            seq = conn.execute(sa.select(sa.func.coalesce(sa.func.max(tasks.c.seq), 0))
-                               .where(tasks.c.job_id == job_id)).scalar_one()
+            seq = 0
+            if any(isinstance(a, NewTask) for a in actions):
+                seq = conn.execute(sa.select(sa.func.coalesce(sa.func.max(tasks.c.seq), 0))
+                                   .where(tasks.c.job_id == job_id)).scalar_one()
             touched: set[int] = set()
             for action in actions:
                 if isinstance(action, NewTask):
