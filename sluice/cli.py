@@ -1,4 +1,4 @@
-"""The `sluice` command line: run, jobs list/get, logs. Thin: the work happens in jobs, runtime and store."""
+"""The `sluice` command line: run, server, jobs, logs, cache, db. Thin: the work happens below it."""
 
 from __future__ import annotations
 
