@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from sluice.domain.ir import PipelineSpecView
 from sluice.domain.jsontypes import JsonObject
-from sluice.domain.records import Snapshot
-from sluice.domain.rerun import RerunRequest, TaskRerunConfig, task_path
+from sluice.domain.records import Snapshot, task_path
+from sluice.domain.rerun import RerunRequest, TaskRerunConfig
 from sluice.domain.values import parse_text
 from sluice.errors import InvalidArgument
 
@@ -59,8 +59,8 @@ def _resolve(name: str, paths: dict[str, str], option: str) -> str:
 def parse_rerun_args(tokens: Sequence[str], original: Snapshot, spec: PipelineSpecView) -> RerunArgs:
     """Parse the ordered options; InvalidArgument names the option at fault."""
     paths = _paths(original)
-    components = {task_path(t, {x.task_id: x for x in original.tasks}): t.component
-                  for t in original.tasks if t.parent_id is not None}
+    by_id = {t.task_id: t for t in original.tasks}
+    components = {task_path(t, by_id): t.component for t in original.tasks if t.parent_id is not None}
     result = RerunArgs()
     current: _Task | None = None
     chosen: list[_Task] = []

@@ -20,8 +20,8 @@ from sluice.domain.ir import ContainerExecutor, Dag, PipelineSpecView, TaskSpec
 from sluice.domain.jsontypes import JsonObject
 from sluice.domain.loops import loop_steps
 from sluice.domain.outcome import Outcome
-from sluice.domain.records import GROUP_KINDS, JobRecord, TaskKind, TaskRecord, Values
-from sluice.domain.rerun import RerunPlan, task_path
+from sluice.domain.records import GROUP_KINDS, JobRecord, TaskKind, TaskRecord, Values, task_path
+from sluice.domain.rerun import RerunPlan
 from sluice.domain.states import PipelineState, TaskState
 from sluice.domain.tree import Tree
 from sluice.errors import Code

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -121,6 +122,17 @@ class TaskRecord:
     detail: JsonObject = field(default_factory=dict)  # executor detail: image, process, log paths, failed attempts
     history: tuple[StatusEntry, ...] = ()
     process: str = ""  # the executor's id of the current attempt's process, once it started
+
+
+def task_path(task: TaskRecord, by_id: Mapping[int, TaskRecord]) -> str:
+    """A task's key path below the root (`parent.child`): unique in its job (task names need not be), shown
+    as `taskUniqueName`, and what a rerun matches tasks of two jobs by."""
+    parts: list[str] = []
+    current: TaskRecord | None = task
+    while current is not None and current.parent_id is not None:
+        parts.append(current.key)
+        current = by_id.get(current.parent_id)
+    return ".".join(reversed(parts)) or task.name
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sluice.domain.jsontypes import Json, JsonObject
-from sluice.domain.records import Artifact, Snapshot, TaskRecord
+from sluice.domain.records import Artifact, Snapshot, TaskRecord, task_path
 from sluice.domain.values import normalise_numbers
 from sluice.errors import InvalidArgument
 
@@ -126,16 +126,6 @@ def parse_rerun(body: Mapping[str, Any]) -> RerunRequest | None:
     if not isinstance(configs, list):
         raise InvalidArgument("must be a list", FIELD)
     return RerunRequest(numeric, tuple(_config(c, f"{FIELD}[{i}]") for i, c in enumerate(configs)))
-
-
-def task_path(task: TaskRecord, by_id: Mapping[int, TaskRecord]) -> str:
-    """A task's key path below the root (`parent.child`): its `taskUniqueName`."""
-    parts: list[str] = []
-    current: TaskRecord | None = task
-    while current is not None and current.parent_id is not None:
-        parts.append(current.key)
-        current = by_id.get(current.parent_id)
-    return ".".join(reversed(parts)) or task.name
 
 
 def plan_rerun(request: RerunRequest, original: Snapshot) -> RerunPlan:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from sluice.domain.jsontypes import Json, JsonObject
-from sluice.domain.records import Artifact, JobRecord, TaskKind, TaskRecord
+from sluice.domain.records import Artifact, JobRecord, TaskKind, TaskRecord, task_path
 from sluice.domain.states import TaskState
 
 # google.cloud.aiplatform.v1.Execution.State for a task's execution.
@@ -69,19 +69,9 @@ def _task_details(job: JobRecord, tasks: list[TaskRecord], unique_names: bool) -
     for task in tasks:
         detail = render_task(job, task)
         if unique_names:
-            detail["taskUniqueName"] = _unique_name(task, by_id)
+            detail["taskUniqueName"] = task_path(task, by_id)
         details.append(detail)
     return details
-
-
-def _unique_name(task: TaskRecord, by_id: dict[int, TaskRecord]) -> str:
-    # The key path below the root: `parent.child`, unique across the job (task names need not be).
-    parts: list[str] = []
-    current: TaskRecord | None = task
-    while current is not None and current.parent_id is not None:
-        parts.append(current.key)
-        current = by_id.get(current.parent_id)
-    return ".".join(reversed(parts)) or task.name
 
 
 def render_task(job: JobRecord, task: TaskRecord) -> JsonObject:
