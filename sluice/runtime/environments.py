@@ -50,6 +50,7 @@ class TaskEnvironment:
         env["PATH"] = f"{self.bin_dir}{os.pathsep}{base.get('PATH', os.defpath)}"
         env["VIRTUAL_ENV"] = str(self.path)
         env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+        env.setdefault("UV_NATIVE_TLS", "1")  # the shim's uv trusts the system's CAs, as pip does
         return env
 
 
@@ -108,6 +109,8 @@ class Environments:
 
     @staticmethod
     def _run(argv: list[str]) -> None:
-        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        # UV_NATIVE_TLS: trust the system's certificate store (pip does; uv's own bundle lacks local CAs)
+        env = {"UV_NATIVE_TLS": "1", **os.environ}
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
         if done.returncode != 0:
             raise EnvironmentFailure(f"creating the task environment failed: {' '.join(argv)}: {done.stderr.strip()}")
