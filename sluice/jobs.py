@@ -13,7 +13,7 @@ from sluice.domain.rerun import RerunRequest, plan_rerun
 from sluice.domain.submission import Submission, generated_job_id, prepare_job
 from sluice.errors import AlreadyExists, InvalidArgument, NotFound
 from sluice.runtime.artifacts import normalise_uri
-from sluice.store.store import Store
+from sluice.store.store import ApiFields, Store
 
 
 def parent_of(settings: Settings) -> str:
@@ -32,8 +32,10 @@ def check_rerun(store: Store, request: RerunRequest) -> None:
     plan_rerun(request, store.snapshot(original.job_id))
 
 
-def submit(store: Store, settings: Settings, sub: Submission, now: datetime, parent: str | None = None) -> JobRecord:
-    """Validate and store a new QUEUED job; InvalidArgument / AlreadyExists before anything is stored."""
+def submit(store: Store, settings: Settings, sub: Submission, now: datetime, parent: str | None = None,
+           extra: ApiFields | None = None) -> JobRecord:
+    """Validate and store a new QUEUED job (with its API-only fields, in the same transaction);
+    InvalidArgument / AlreadyExists before anything is stored."""
     parent = parent or parent_of(settings)
     default_output = str(settings.root / "artifacts")
     if sub.rerun is not None:
@@ -45,7 +47,7 @@ def submit(store: Store, settings: Settings, sub: Submission, now: datetime, par
         job = prepare_job(sub, parent, job_id, now, secrets.randbits(63) or 1, str(uuid.uuid4()), default_output)
         job = replace(job, output_dir=normalise_uri(job.output_dir).rstrip("/"))
         try:
-            return store.create_job(job)
+            return store.create_job(job, extra)
         except AlreadyExists:
             if sub.job_id is not None:
                 raise

@@ -31,7 +31,7 @@ from sluice.domain.states import PipelineState
 from sluice.domain.submission import JOB_ID
 from sluice.errors import InvalidArgument, NotFound
 from sluice.jobs import submit
-from sluice.store.store import Store
+from sluice.store.store import ApiFields, Store
 
 router = APIRouter(prefix="/projects/{project}/locations/{location}", tags=["pipelineJobs"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -82,9 +82,8 @@ def create_pipeline_job(
     """Store a new job (QUEUED); it starts running at once. Without pipelineJobId an id is generated."""
     parent = _parent(project, location)
     made = creation(body, query_value(request, pipeline_job_id, "pipeline_job_id") or None, view.version)
-    job = submit(services.store, services.settings, made.submission, services.clock(), parent)
-    if made.extra or made.template_uri:
-        services.store.set_extra(job.job_id, made.extra, made.template_uri, made.template_version)
+    fields = ApiFields(made.extra, made.template_uri, made.template_version)
+    job = submit(services.store, services.settings, made.submission, services.clock(), parent, fields)
     services.wake()
     return JSONResponse(job_json(job, None, services.store.job_extra(job.job_id), view))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -96,14 +96,14 @@ class Store:
         """Release the connections."""
         self.engine.dispose()
 
-    def create_job(self, job: JobRecord) -> JobRecord:
-        """Store a new job (QUEUED); AlreadyExists when the id is taken."""
+    def create_job(self, job: JobRecord, extra: ApiFields | None = None) -> JobRecord:
+        """Store a new job (QUEUED) with its API-only fields; AlreadyExists when the id is taken."""
         taken = AlreadyExists(f"a pipeline job with id {job.job_id!r} exists already", "pipelineJobId")
         try:
             with self.engine.begin() as conn:
                 if conn.execute(sa.select(pipeline_jobs.c.job_id).where(pipeline_jobs.c.job_id == job.job_id)).first():
                     raise taken
-                conn.execute(pipeline_jobs.insert().values(**_job_row(job)))
+                conn.execute(pipeline_jobs.insert().values(**_job_row(job), **(extra or ApiFields()).columns()))
                 if job.labels:
                     conn.execute(labels.insert(), [{"job_id": job.job_id, "key": k, "value": v}
                                                    for k, v in job.labels.items()])
@@ -331,6 +331,20 @@ class Store:
 
 
 @dataclass(frozen=True)
+class ApiFields:
+    """The API-only PipelineJob fields stored with a job (serviceAccount, network, ..., templateUri)."""
+
+    extra: JsonObject = field(default_factory=dict)
+    template_uri: str = ""
+    template_version: str = ""
+
+    def columns(self) -> dict[str, Any]:
+        """The pipeline_jobs columns they are kept in (templateUri and its version are filterable)."""
+        return {"extra": self.extra or None, "template_uri": self.template_uri,
+                "template_version": self.template_version}
+
+
+@dataclass(frozen=True)
 class Applied:
     """What one apply() changed: the job row (when a SetJob was among the actions) and the touched tasks."""
 
@@ -372,7 +386,6 @@ def _job_row(job: JobRecord) -> dict[str, Any]:
         "uuid": job.uuid,
         "display_name": job.display_name,
         "pipeline_name": job.pipeline_name,
-        "template_uri": "",
         "state": job.state.value,
         "create_time": job.create_time,
         "update_time": job.update_time,
