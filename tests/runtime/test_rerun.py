@@ -1,5 +1,7 @@
 """Reruns: reuse what SUCCEEDED in the original job, run the rest again, with per-task overrides."""
 
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -104,3 +106,59 @@ def test_bad_references_are_invalid_arguments_naming_the_field(
     bad_id = RerunRequest(original.job.numeric_id, (TaskRerunConfig(task_name="check"), TaskRerunConfig(task_id=7)))
     assert rerun(bad_id).field == "pipelineTaskRerunConfigs[1].taskId"
     assert len(runtime.store.list_jobs()) == 1  # nothing stored
+
+
+@dsl.component(base_image=IMAGE)
+def link(x: int, marker: str, name: str) -> int:
+    with open(marker, "a") as f:
+        f.write(name + "\n")
+    return x + 1
+
+
+@dsl.pipeline(name="chain-of-three")
+def chain_of_three(x: int = 0, marker: str = "") -> int:
+    one = link(x=x, marker=marker, name="one").set_display_name("one")
+    two = link(x=one.output, marker=marker, name="two").set_display_name("two")
+    return link(x=two.output, marker=marker, name="three").set_display_name("three").output
+
+
+def test_skip_downstream_reuses_what_follows_a_changed_task(compile_pipeline: Compile, run_spec: RunSpec,
+                                                            tmp_path: Path) -> None:
+    spec = with_caching(compile_pipeline(chain_of_three), enabled=False)
+    marker = tmp_path / "marker"
+    original = run_spec(spec, {"marker": str(marker)})
+    assert task(original, "chain-of-three").outputs.parameters["Output"] == 3
+
+    changed = RerunRequest(original.job.numeric_id, (TaskRerunConfig(task_name="link", parameter_values={"x": 10}),))
+    plain = run_spec(spec, {"marker": str(marker)}, rerun=changed)
+    assert marker.read_text().splitlines()[3:] == ["one", "two", "three"]  # the change reaches everything after
+    assert task(plain, "chain-of-three").outputs.parameters["Output"] == 13
+
+    kept = RerunRequest(original.job.numeric_id, (
+        TaskRerunConfig(task_name="link", parameter_values={"x": 10}, skip_downstream=True),))
+    downstream_kept = run_spec(spec, {"marker": str(marker)}, rerun=kept)
+    assert marker.read_text().splitlines()[6:] == ["one"]  # two and three keep their original results
+    assert task(downstream_kept, "two").state is TaskState.SKIPPED
+    assert task(downstream_kept, "chain-of-three").outputs.parameters["Output"] == 3
+
+
+def test_rerun_of_a_cancelled_job(compile_pipeline: Compile, run_spec: RunSpec, runtime: Runtime, settings: Any,
+                                  tmp_path: Path) -> None:
+    spec = with_caching(compile_pipeline(chain_of_three), enabled=False)
+    marker = tmp_path / "marker"
+    job = submit(runtime.store, settings, Submission(spec=parse_spec(spec),
+                 runtime_config={"parameterValues": {"marker": str(marker)}}), utc_now())
+    worker = threading.Thread(target=runtime.orchestrator.run_job, args=(job.job_id,))
+    worker.start()
+    while not marker.exists():  # the first task has started
+        time.sleep(0.02)
+    runtime.store.request_cancel(job.job_id, utc_now())
+    worker.join(30)
+    cancelled = runtime.store.snapshot(job.job_id)
+    assert cancelled.job.state is PipelineState.CANCELLED
+    done = {t.name for t in cancelled.tasks if t.state is TaskState.SUCCEEDED and t.parent_id is not None}
+
+    rerun = run_spec(spec, {"marker": str(marker)}, rerun=RerunRequest(cancelled.job.numeric_id))
+    assert rerun.job.state is PipelineState.SUCCEEDED
+    assert task(rerun, "chain-of-three").outputs.parameters["Output"] == 3
+    assert {t.name for t in rerun.tasks if t.state is TaskState.SKIPPED} == done
