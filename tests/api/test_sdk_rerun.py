@@ -12,6 +12,7 @@ from google.cloud import aiplatform, aiplatform_v1beta1
 from google.cloud.aiplatform import initializer, pipeline_jobs
 from google.cloud.aiplatform.compat.types import pipeline_state
 from google.cloud.aiplatform.preview.pipelinejob.pipeline_jobs import _PipelineJob
+from kfp import compiler, dsl
 
 from sluice.domain.caching import with_caching
 from tests.api.conftest import Server, new_id
@@ -72,3 +73,44 @@ def test_preview_rerun_reuses_and_overrides(project: str, server: Server, templa
     changed.wait()
     assert changed.state == State.PIPELINE_STATE_SUCCEEDED
     assert _tasks(changed)["add"] == ("SUCCEEDED", 42)
+
+
+@dsl.component(base_image="python:3.11")
+def stage(x: int, ok: bool = True) -> int:
+    if not ok:
+        raise ValueError(f"stage failed at {x}")
+    return x + 1
+
+
+@dsl.pipeline(name="five-stages")
+def five_stages(ok3: bool = False) -> int:
+    s1 = stage(x=0).set_display_name("s1")
+    s2 = stage(x=s1.output).set_display_name("s2")
+    s3 = stage(x=s2.output, ok=ok3).set_display_name("s3")
+    s4 = stage(x=s3.output).set_display_name("s4")
+    return stage(x=s4.output).set_display_name("s5").output
+
+
+def test_preview_rerun_of_a_pipeline_that_failed_at_step_three(project: str, server: Server,
+                                                              tmp_path: Path) -> None:
+    path = tmp_path / "five.yaml"
+    compiler.Compiler().compile(five_stages, str(path))
+    path.write_text(yaml.safe_dump(with_caching(yaml.safe_load(path.read_text()), False)))
+    original = _job(str(path), server, job_id=new_id("five"))
+    original.submit()
+    with pytest.raises(RuntimeError, match="Job failed"):
+        original.wait()
+    before = {t.task_name: t for t in aiplatform.PipelineJob.get(original.resource_name).task_details}
+    assert before["s3"].state.name == "FAILED" and before["s4"].state.name == "NOT_TRIGGERED"
+
+    fix = aiplatform_v1beta1.PipelineTaskRerunConfig(
+        task_id=before["s3"].task_id, inputs=aiplatform_v1beta1.PipelineTaskRerunConfig.Inputs(
+            parameter_values={"ok": True}))
+    again = _job(str(path), server)
+    again.rerun(original_pipelinejob_name=original.resource_name, pipeline_task_rerun_configs=[fix],
+                job_id=new_id("five-again"))
+    again.wait()
+    assert again.state == State.PIPELINE_STATE_SUCCEEDED
+    after = _tasks(again)
+    assert after["s1"] == ("SKIPPED", 1) and after["s2"] == ("SKIPPED", 2)
+    assert after["s3"] == ("SUCCEEDED", 3) and after["s4"] == ("SUCCEEDED", 4) and after["s5"] == ("SUCCEEDED", 5)
