@@ -24,7 +24,7 @@ from pathlib import Path
 import uv
 
 _READY = ".sluice-ready"
-_LAYOUT = 3  # bump when what a task environment holds changes, so old ones are not reused
+_LAYOUT = 4  # bump when what a task environment holds changes, so old ones are not reused
 # Variables of Sluice's own interpreter that must not leak into a task's interpreter.
 _SCRUB = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "CONDA_PREFIX", "PIP_TARGET", "PIP_PREFIX")
 
@@ -67,8 +67,46 @@ def _install_pip_shim(env: TaskEnvironment, uv_bin: str) -> None:
     (package / "__main__.py").write_text((Path(__file__).parent / "pip_shim.py").read_text())
     (package / "uv_path").write_text(uv_bin)
     launcher = env.bin_dir / "pip"
-    launcher.write_text(f"#!{env.bin_dir / 'python'}\nimport runpy\nrunpy.run_module('pip', run_name='__main__')\n")
+    interpreter = env.bin_dir / site.parent.name
+    launcher.write_text(f"#!{interpreter}\nimport runpy\nrunpy.run_module('pip', run_name='__main__')\n")
     launcher.chmod(0o755)
+    _install_interpreter_front(env, uv_bin, site.parent.name)
+
+
+# `python3 -m pip install ...` (kfp's lightweight-component prefix, `packages_to_install`) goes straight to
+# uv, without starting Python first: that start was two thirds of a no-op install. Options pip knows and
+# uv does not are dropped or renamed as in pip_shim.py; every other use of `python` is the interpreter.
+_FRONT = """#!/bin/sh
+# Written by Sluice (sluice/runtime/environments.py): `python -m pip install` is run by uv.
+if [ "$1" = "-m" ] && [ "$2" = "pip" ] && [ "$3" = "install" ]; then
+  shift 3
+  n=$#
+  while [ "$n" -gt 0 ]; do
+    a=$1; shift; n=$((n - 1))
+    case $a in
+      --no-warn-script-location|--user|--disable-pip-version-check|--no-input|-y|--yes|--no-color) ;;
+      --progress-bar=*|--root-user-action=*) ;;
+      --trusted-host) set -- "$@" --allow-insecure-host ;;
+      --trusted-host=*) set -- "$@" "--allow-insecure-host=${a#--trusted-host=}" ;;
+      *) set -- "$@" "$a" ;;
+    esac
+  done
+  UV_NATIVE_TLS=${UV_NATIVE_TLS:-1} exec "{uv}" pip install --python "{python}" "$@"
+fi
+exec "{python}" "$@"
+"""
+
+
+def _install_interpreter_front(env: TaskEnvironment, uv_bin: str, version_name: str) -> None:
+    real = env.bin_dir / version_name  # python3.11: the interpreter itself (a link to the base Python)
+    base = os.path.realpath(env.bin_dir / "python")
+    for name in ("python", "python3", version_name):
+        (env.bin_dir / name).unlink(missing_ok=True)
+    real.symlink_to(base)
+    for name in ("python", "python3"):
+        front = env.bin_dir / name
+        front.write_text(_FRONT.replace("{uv}", uv_bin).replace("{python}", str(real)))
+        front.chmod(0o755)
 
 
 class Environments:
