@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from kfp import compiler, dsl
 
+from tests.five_stages import five_stages
+
 REPO = Path(__file__).parents[1]
 EXAMPLE = REPO / "examples" / "hello_pipeline.yaml"
 CONSOLE_SCRIPT = Path(sys.executable).parent / "sluice"
@@ -547,22 +549,6 @@ def test_rerun_from_the_command_line(root: Path, envs_dir: Path, tmp_path: Path)
     assert bad.returncode == 2 and "no task 'nope'" in bad.stderr
     bad_input = sluice(root, envs_dir, "rerun", "first-run", "--task", "guard", "-p", "zz=1")
     assert bad_input.returncode == 2 and "has no input 'zz'" in bad_input.stderr
-
-
-@dsl.component(base_image="python:3.11")
-def stage(x: int, ok: bool = True) -> int:
-    if not ok:
-        raise ValueError(f"stage failed at {x}")
-    return x + 1
-
-
-@dsl.pipeline(name="five-stages")
-def five_stages(ok3: bool = False) -> int:
-    s1 = stage(x=0).set_display_name("s1")
-    s2 = stage(x=s1.output).set_display_name("s2")
-    s3 = stage(x=s2.output, ok=ok3).set_display_name("s3")
-    s4 = stage(x=s3.output).set_display_name("s4")
-    return stage(x=s4.output).set_display_name("s5").output
 
 
 def test_rerun_of_a_pipeline_that_failed_at_step_three(root: Path, envs_dir: Path, tmp_path: Path) -> None:

@@ -10,7 +10,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from google.cloud import aiplatform_v1, aiplatform_v1beta1
 from kfp import compiler
 
 from tests.api import pipelines
+from tests.support import free_port
 
 SLUICE = Path(sys.executable).parent / "sluice"
 ENDED = (aiplatform_v1.PipelineState.PIPELINE_STATE_SUCCEEDED, aiplatform_v1.PipelineState.PIPELINE_STATE_FAILED,
@@ -47,17 +47,10 @@ class Server:
         return self.log.read_text(errors="replace")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def start_server(root: Path, envs: Path, *args: str) -> Server:
     """Start `sluice server` on a free port and wait until it answers."""
     root.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_port()
     log = root / "server.log"
     env = {**os.environ, "SLUICE_ENVS_DIR": str(envs), "SLUICE_MAX_PARALLEL": "4",
            "SLUICE_CANCEL_GRACE_SECONDS": "2"}

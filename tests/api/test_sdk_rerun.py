@@ -12,10 +12,11 @@ from google.cloud import aiplatform, aiplatform_v1beta1
 from google.cloud.aiplatform import initializer, pipeline_jobs
 from google.cloud.aiplatform.compat.types import pipeline_state
 from google.cloud.aiplatform.preview.pipelinejob.pipeline_jobs import _PipelineJob
-from kfp import compiler, dsl
+from kfp import compiler
 
 from sluice.domain.caching import with_caching
 from tests.api.conftest import Server, new_id
+from tests.five_stages import five_stages
 
 State = pipeline_state.PipelineState
 
@@ -73,22 +74,6 @@ def test_preview_rerun_reuses_and_overrides(project: str, server: Server, templa
     changed.wait()
     assert changed.state == State.PIPELINE_STATE_SUCCEEDED
     assert _tasks(changed)["add"] == ("SUCCEEDED", 42)
-
-
-@dsl.component(base_image="python:3.11")
-def stage(x: int, ok: bool = True) -> int:
-    if not ok:
-        raise ValueError(f"stage failed at {x}")
-    return x + 1
-
-
-@dsl.pipeline(name="five-stages")
-def five_stages(ok3: bool = False) -> int:
-    s1 = stage(x=0).set_display_name("s1")
-    s2 = stage(x=s1.output).set_display_name("s2")
-    s3 = stage(x=s2.output, ok=ok3).set_display_name("s3")
-    s4 = stage(x=s3.output).set_display_name("s4")
-    return stage(x=s4.output).set_display_name("s5").output
 
 
 def test_preview_rerun_of_a_pipeline_that_failed_at_step_three(project: str, server: Server,

@@ -8,9 +8,7 @@ one task ever ran at once (each attempt also takes an exclusive `flock` for its 
 
 import contextlib
 import os
-import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import google.auth.credentials as gac
-import psycopg
 import pytest
 import requests
 import sqlalchemy as sa
@@ -30,9 +27,9 @@ from google.cloud import aiplatform_v1
 from kfp import compiler, dsl
 
 from sluice.domain.caching import with_caching
+from tests.support import free_port, fresh_postgres_database
 
 SLUICE = Path(sys.executable).parent / "sluice"
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 IMAGE = "python:3.11"
 LEASE_SECONDS = 3.0
 State = aiplatform_v1.PipelineState
@@ -115,13 +112,6 @@ class Replica:
         return self.log.read_text(errors="replace")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _cmdline(pid: int) -> list[str]:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
@@ -192,14 +182,8 @@ def launch(envs_dir: Path) -> Iterator[Launch]:
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database (dropped at the end). PostgreSQL must be up: a skipped run would hide bugs."""
-    name = f"sluice_dur_{secrets.token_hex(6)}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with fresh_postgres_database("sluice_dur") as name:
         yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def engine_for(db_url: str) -> sa.Engine:

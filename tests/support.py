@@ -1,0 +1,36 @@
+"""Helpers several test packages share: a free port, a fresh PostgreSQL database."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def fresh_postgres_database(prefix: str) -> Iterator[str]:
+    """Create an empty database on the local PostgreSQL, yield its name, drop it (connections and all).
+
+    PostgreSQL must be up: a skipped PostgreSQL run would hide bugs, so a refused connection fails the test.
+    """
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
