@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,28 +13,23 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
-from sluice.domain.actions import Action, CacheResult, Launch, NewTask, SetJob, SetTask, Terminate
+from sluice.domain.actions import Action, CacheResult, NewTask, SetJob
 from sluice.domain.caching import CacheHit
 from sluice.domain.jsontypes import JsonObject
 from sluice.domain.listing import JobPage, JobQuery
 from sluice.domain.operation import OperationRecord
-from sluice.domain.records import JobRecord, Snapshot, StatusEntry, TaskKind, TaskRecord, Values
-from sluice.domain.states import PipelineState, TaskState, check_job_move, check_task_move
+from sluice.domain.records import JobRecord, Snapshot, TaskRecord
+from sluice.domain.states import PipelineState
 from sluice.errors import Aborted, AlreadyExists, FailedPrecondition, NotFound
 from sluice.store import cache, listing
 from sluice.store.operations import OperationLog, insert_operation
+from sluice.store.rows import api_extra, job_record, job_row, read_job, read_tasks
 from sluice.store.tables import labels, pipeline_jobs, task_status_history, tasks
+from sluice.store.transitions import insert_task, update
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    # SQLite hands timestamps back without a zone; everything Sluice writes is UTC.
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _engine(url: str) -> Engine:
@@ -103,7 +98,7 @@ class Store:
             with self.engine.begin() as conn:
                 if conn.execute(sa.select(pipeline_jobs.c.job_id).where(pipeline_jobs.c.job_id == job.job_id)).first():
                     raise taken
-                conn.execute(pipeline_jobs.insert().values(**_job_row(job), **(extra or ApiFields()).columns()))
+                conn.execute(pipeline_jobs.insert().values(**job_row(job), **(extra or ApiFields()).columns()))
                 if job.labels:
                     conn.execute(labels.insert(), [{"job_id": job.job_id, "key": k, "value": v}
                                                    for k, v in job.labels.items()])
@@ -120,7 +115,7 @@ class Store:
     def get_job(self, job_id: str) -> JobRecord:
         """The job `job_id`; NotFound when there is none."""
         with self.engine.connect() as conn:
-            return _read_job(conn, job_id)
+            return read_job(conn, job_id)
 
     def list_jobs(self, parent: str | None = None, limit: int = 100) -> list[JobRecord]:
         """Jobs, newest first."""
@@ -130,7 +125,7 @@ class Store:
         if parent is not None:
             query = query.where(pipeline_jobs.c.parent == parent)
         with self.engine.connect() as conn:
-            return [_read_job(conn, row.job_id) for row in conn.execute(query)]
+            return [read_job(conn, row.job_id) for row in conn.execute(query)]
 
     def active_job_ids(self) -> list[str]:
         """Ids of the jobs that have not ended yet, oldest first (what an orchestrator has to drive)."""
@@ -143,8 +138,8 @@ class Store:
     def snapshot(self, job_id: str) -> Snapshot:
         """The job and all of its tasks, with their status histories."""
         with self.engine.connect() as conn:
-            job = _read_job(conn, job_id)
-            return Snapshot(job, tuple(_read_tasks(conn, job_id, None)))
+            job = read_job(conn, job_id)
+            return Snapshot(job, tuple(read_tasks(conn, job_id, None)))
 
     def cache_lookup(self, pipeline_name: str, keys: Sequence[str], since: datetime | None) -> dict[str, CacheHit]:
         """Cached executions of `pipeline_name` for `keys`, none older than `since`."""
@@ -188,7 +183,7 @@ class Store:
                                   .where(pipeline_jobs.c.numeric_id == numeric_id)).scalar_one_or_none()
             if job_id is None:
                 raise NotFound(f"no pipeline job has the numeric id {numeric_id}")
-            return _read_job(conn, job_id)
+            return read_job(conn, job_id)
 
     def job_flags(self, job_id: str) -> tuple[PipelineState, bool]:
         """The job's state and whether a cancel was requested: the cheap read an orchestrator polls."""
@@ -202,14 +197,14 @@ class Store:
     def request_cancel(self, job_id: str, now: datetime) -> JobRecord:
         """Mark the job for cancellation; the planner carries it out. A finished job → FailedPrecondition."""
         with self.engine.begin() as conn:
-            job = _read_job(conn, job_id)
+            job = read_job(conn, job_id)
             if job.state.terminal:
                 raise FailedPrecondition(
                     f"the pipeline job {job.name} is in state {job.state.value} and cannot be cancelled"
                 )
             conn.execute(pipeline_jobs.update().where(pipeline_jobs.c.job_id == job_id)
                          .values(cancel_requested=True, update_time=now))
-            return _read_job(conn, job_id)
+            return read_job(conn, job_id)
 
     def apply(self, job_id: str, actions: Sequence[Action], now: datetime, owner: str | None = None) -> Applied:
         """Apply the planner's actions in one transaction; Aborted (nothing written) if any CAS fails.
@@ -229,11 +224,11 @@ class Store:
             for action in actions:
                 if isinstance(action, NewTask):
                     seq += 1
-                    _insert_task(conn, job_id, seq, action, now)
+                    insert_task(conn, job_id, seq, action, now)
                 elif isinstance(action, CacheResult):
                     cache.record(conn, job_id, action.task_id, action.key, now)
                 else:
-                    _update(conn, job_id, action, now)
+                    update(conn, job_id, action, now)
                 if not isinstance(action, SetJob):
                     touched.add(action.task_id)
             mine = pipeline_jobs.c.job_id == job_id
@@ -241,8 +236,8 @@ class Store:
                 mine = sa.and_(mine, pipeline_jobs.c.owner == owner)
             if conn.execute(pipeline_jobs.update().where(mine).values(update_time=now)).rowcount != 1:
                 raise Aborted(f"the lease on job {job_id} is held by another orchestrator")
-            job = _read_job(conn, job_id) if any(isinstance(a, SetJob) for a in actions) else None
-            return Applied(job, _read_tasks(conn, job_id, touched))
+            job = read_job(conn, job_id) if any(isinstance(a, SetJob) for a in actions) else None
+            return Applied(job, read_tasks(conn, job_id, touched))
 
     # The API's side: pages, the API-only fields, deletes and batch cancels.
 
@@ -270,9 +265,9 @@ class Store:
                 for label in conn.execute(found):
                     by_job[label.job_id][label.key] = label.value
         decoded = query.with_spec and not query.raw_spec
-        jobs = tuple(_job_record(r, by_job[r.job_id], r.spec if decoded else {}) for r in page)
+        jobs = tuple(job_record(r, by_job[r.job_id], r.spec if decoded else {}) for r in page)
         raw = {r.job_id: r.spec_text for r in page} if query.raw_spec else None
-        return JobPage(jobs, {r.job_id: _extra(r) for r in page}, len(rows) > query.limit, raw)
+        return JobPage(jobs, {r.job_id: api_extra(r) for r in page}, len(rows) > query.limit, raw)
 
     def job_extra(self, job_id: str) -> JsonObject:
         """The API-only fields of a job (serviceAccount, network, templateUri, ...); NotFound when there is none."""
@@ -281,7 +276,7 @@ class Store:
             row = conn.execute(query.where(pipeline_jobs.c.job_id == job_id)).first()
         if row is None:
             raise NotFound(f"pipeline job {job_id!r} not found")
-        return _extra(row)
+        return api_extra(row)
 
     def set_extra(self, job_id: str, extra: JsonObject, template_uri: str = "", template_version: str = "") -> None:
         """Store the API-only fields of a job; `templateUri` and its version are columns (filters use them)."""
@@ -320,13 +315,13 @@ class Store:
         """Ask to cancel every job that has not ended (all exist, or NotFound and nothing changes); returns them."""
         ended = [s.value for s in PipelineState if s.terminal]
         with self.engine.begin() as conn:
-            live = [j.job_id for j in (_read_job(conn, job_id) for job_id in job_ids) if not j.state.terminal]
+            live = [j.job_id for j in (read_job(conn, job_id) for job_id in job_ids) if not j.state.terminal]
             if live:
                 conn.execute(pipeline_jobs.update().where(
                     pipeline_jobs.c.job_id.in_(live), pipeline_jobs.c.state.not_in(ended),
                     pipeline_jobs.c.cancel_requested.is_(False),
                 ).values(cancel_requested=True, update_time=now))
-            return [_read_job(conn, job_id) for job_id in live]
+            return [read_job(conn, job_id) for job_id in live]
 
 
 
@@ -352,176 +347,3 @@ class Applied:
     tasks: list[TaskRecord]
 
 
-def _read_tasks(conn: Connection, job_id: str, only: set[int] | None) -> list[TaskRecord]:
-    h = task_status_history
-    if only is None:
-        history_query = sa.select(h).where(h.c.job_id == job_id).order_by(h.c.id)
-        task_query = sa.select(tasks).where(tasks.c.job_id == job_id).order_by(tasks.c.seq)
-    else:  # by task id alone, so that the database uses the task_id indexes
-        ids = sorted(only)
-        history_query = sa.select(h).where(h.c.task_id.in_(ids)).order_by(h.c.id)
-        task_query = sa.select(tasks).where(tasks.c.task_id.in_(ids)).order_by(tasks.c.seq)
-    history: dict[int, list[StatusEntry]] = {}
-    for row in conn.execute(history_query):
-        history.setdefault(row.task_id, []).append(
-            StatusEntry(_utc(row.update_time) or row.update_time, TaskState(row.state), row.error)
-        )
-    return [_task(row, history.get(row.task_id, [])) for row in conn.execute(task_query)]
-
-
-def _extra(row: Any) -> JsonObject:
-    extra: JsonObject = dict(row.extra or {})
-    if row.template_uri:
-        extra["templateUri"] = row.template_uri
-    if row.template_version:
-        extra["templateMetadata"] = {"version": row.template_version}
-    return extra
-
-
-def _job_row(job: JobRecord) -> dict[str, Any]:
-    return {
-        "job_id": job.job_id,
-        "numeric_id": job.numeric_id,
-        "parent": job.name.rsplit("/pipelineJobs/", 1)[0],
-        "uuid": job.uuid,
-        "display_name": job.display_name,
-        "pipeline_name": job.pipeline_name,
-        "state": job.state.value,
-        "create_time": job.create_time,
-        "update_time": job.update_time,
-        "start_time": job.start_time,
-        "end_time": job.end_time,
-        "spec": job.spec,
-        "runtime_config": job.runtime_config,
-        "parameters": job.parameters,
-        "output_dir": job.output_dir,
-        "error": job.error,
-        "cancel_requested": job.cancel_requested,
-        "fail_fast": job.fail_fast,
-        "rerun": job.rerun,
-    }
-
-
-def _read_job(conn: Connection, job_id: str) -> JobRecord:
-    row = conn.execute(sa.select(pipeline_jobs).where(pipeline_jobs.c.job_id == job_id)).first()
-    if row is None:
-        raise NotFound(f"pipeline job {job_id!r} not found")
-    job_labels = {
-        r.key: r.value for r in conn.execute(sa.select(labels).where(labels.c.job_id == job_id).order_by(labels.c.key))
-    }
-    return _job_record(row, job_labels, row.spec)
-
-
-def _job_record(row: Any, job_labels: dict[str, str], spec: JsonObject) -> JobRecord:
-    return JobRecord(
-        job_id=row.job_id,
-        numeric_id=row.numeric_id,
-        name=f"{row.parent}/pipelineJobs/{row.job_id}",
-        uuid=row.uuid,
-        display_name=row.display_name,
-        pipeline_name=row.pipeline_name,
-        state=PipelineState(row.state),
-        create_time=_utc(row.create_time) or row.create_time,
-        update_time=_utc(row.update_time) or row.update_time,
-        start_time=_utc(row.start_time),
-        end_time=_utc(row.end_time),
-        spec=spec,
-        runtime_config=row.runtime_config,
-        parameters=row.parameters,
-        output_dir=row.output_dir,
-        labels=job_labels,
-        error=row.error,
-        cancel_requested=row.cancel_requested,
-        fail_fast=row.fail_fast,
-        rerun=row.rerun,
-    )
-
-
-def _task(row: Any, history: list[StatusEntry]) -> TaskRecord:
-    return TaskRecord(
-        task_id=row.task_id,
-        job_id=row.job_id,
-        seq=row.seq,
-        parent_id=row.parent_id,
-        key=row.key,
-        name=row.name,
-        component=row.component,
-        kind=TaskKind(row.kind),
-        state=TaskState(row.state),
-        create_time=_utc(row.create_time) or row.create_time,
-        start_time=_utc(row.start_time),
-        end_time=_utc(row.end_time),
-        attempt=row.attempt,
-        inputs=Values.from_json(row.inputs),
-        outputs=Values.from_json(row.outputs),
-        error=row.error,
-        detail=row.detail,
-        history=tuple(history),
-        process=row.process or "",
-    )
-
-
-def _insert_task(conn: Connection, job_id: str, seq: int, task: NewTask, now: datetime) -> None:
-    terminal = task.state.terminal
-    try:
-        conn.execute(tasks.insert().values(
-            task_id=task.task_id, job_id=job_id, seq=seq, parent_id=task.parent_id, key=task.key,
-            name=task.name, component=task.component, kind=task.kind.value, state=task.state.value,
-            create_time=now, start_time=now if task.state is TaskState.RUNNING else None,
-            end_time=now if terminal else None, attempt=0, inputs=task.inputs.to_json(),
-            outputs=task.outputs.to_json(), error=task.error, detail=task.detail,
-        ))
-    except sa.exc.IntegrityError:
-        raise Aborted(f"task {task.task_id} was created concurrently") from None
-    _history(conn, job_id, task.task_id, task.state, task.error, now)
-
-
-def _history(conn: Connection, job_id: str, task_id: int, state: TaskState, err: Any, now: datetime) -> None:
-    conn.execute(task_status_history.insert().values(
-        task_id=task_id, job_id=job_id, update_time=now, state=state.value, error=err))
-
-
-def _update(conn: Connection, job_id: str, action: Action, now: datetime) -> None:
-    if isinstance(action, SetJob):
-        check_job_move(action.expected, action.state)
-        values: dict[str, Any] = {"state": action.state.value, "update_time": now}
-        if action.state is PipelineState.RUNNING:
-            values["start_time"] = now
-        if action.state.terminal:
-            values["end_time"] = now
-        if action.error is not None:
-            values["error"] = action.error
-        _cas(conn, pipeline_jobs, pipeline_jobs.c.job_id == job_id, action.expected.value, values)
-        return
-    if isinstance(action, Launch):
-        _set_task(conn, job_id, SetTask(action.task_id, TaskState.PENDING, TaskState.RUNNING), now,
-                  {"attempt": tasks.c.attempt + 1})
-    elif isinstance(action, Terminate):
-        _set_task(conn, job_id, SetTask(action.task_id, TaskState.RUNNING, TaskState.CANCEL_PENDING), now, {})
-    elif isinstance(action, SetTask):
-        _set_task(conn, job_id, action, now, {})
-
-
-def _set_task(conn: Connection, job_id: str, action: SetTask, now: datetime, extra: dict[str, Any]) -> None:
-    check_task_move(action.expected, action.state)
-    values: dict[str, Any] = {"state": action.state.value, **extra}
-    if action.state is TaskState.RUNNING:
-        values["start_time"] = now
-    if not action.state.terminal:
-        values["end_time"] = None
-    if action.state.terminal:
-        values["end_time"] = now
-    if action.outputs is not None:
-        values["outputs"] = action.outputs.to_json()
-    values["error"] = action.error  # every move sets the error it has, None clears an earlier attempt's
-    if action.detail is not None:
-        values["detail"] = action.detail
-    where = sa.and_(tasks.c.task_id == action.task_id, tasks.c.job_id == job_id)
-    _cas(conn, tasks, where, action.expected.value, values)
-    _history(conn, job_id, action.task_id, action.state, action.error, now)
-
-
-def _cas(conn: Connection, table: sa.Table, where: Any, expected: str, values: dict[str, Any]) -> None:
-    result = conn.execute(table.update().where(where, table.c.state == expected).values(**values))
-    if result.rowcount != 1:
-        raise Aborted(f"{table.name}: the row is no longer in state {expected}")
