@@ -17,6 +17,7 @@ import pytest
 from kfp import compiler, dsl
 
 from tests.five_stages import five_stages
+from tests.runtime.test_control_flow import branches, loops
 
 REPO = Path(__file__).parents[1]
 EXAMPLE = REPO / "examples" / "hello_pipeline.yaml"
@@ -561,3 +562,24 @@ def test_rerun_of_a_pipeline_that_failed_at_step_three(root: Path, envs_dir: Pat
               for t in job_json(again)["jobDetail"]["taskDetails"]}
     assert states["s1"] == ("SKIPPED", 1) and states["s2"] == ("SKIPPED", 2)
     assert [states[f"s{i}"] for i in (3, 4, 5)] == [("SUCCEEDED", 3), ("SUCCEEDED", 4), ("SUCCEEDED", 5)]
+
+
+def test_control_flow_through_the_cli_and_jobs_get(root: Path, envs_dir: Path, tmp_path: Path) -> None:
+    for pipeline, params, expect in [
+        (branches, ["-p", "side=tails", "-p", "n=5"],
+         {"on-tails": "SUCCEEDED", "on-heads": "NOT_TRIGGERED", "never-ever": "NOT_TRIGGERED", "big": "SUCCEEDED"}),
+        (loops, ["-p", "xs=[3, 4, 5]", "-p", "n=2"], {"sum": "SUCCEEDED", "join": "SUCCEEDED"}),
+    ]:
+        path = tmp_path / f"{pipeline.name}.yaml"
+        compiler.Compiler().compile(pipeline, str(path))
+        ran = sluice(root, envs_dir, "run", path, "--json", *params)
+        assert ran.returncode == 0, ran.stderr
+        job = job_json(ran)
+        got = sluice(root, envs_dir, "jobs", "get", job["name"], "--json")
+        stored = job_json(got)
+        assert stored["jobDetail"] == job["jobDetail"]  # the same view, read back from the store
+        states = {t["taskName"]: t["state"] for t in stored["jobDetail"]["taskDetails"]}
+        assert {k: states[k] for k in expect} == expect
+    details = stored["jobDetail"]["taskDetails"]
+    outputs = {t["taskName"]: t["execution"]["metadata"].get("output:Output") for t in details}
+    assert outputs["sum"] == 50 and outputs["join"] == "10-1,20-2"
