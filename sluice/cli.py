@@ -27,6 +27,7 @@ from sluice.domain.ir import Interface
 from sluice.domain.jsontypes import Json, JsonObject
 from sluice.domain.listing import JobQuery
 from sluice.domain.records import JobRecord, Snapshot, TaskKind
+from sluice.domain.rerun import RerunRequest
 from sluice.domain.resource import render_job
 from sluice.domain.spec import load_document, parse_spec
 from sluice.domain.states import PipelineState, TaskState
@@ -36,7 +37,7 @@ from sluice.errors import FailedPrecondition, InvalidArgument, SluiceError
 from sluice.jobs import parent_of, submit
 from sluice.progress import log_tail, task_table
 from sluice.remote import Remote, follow, job_table, report
-from sluice.rerun_args import parse_rerun_args, rerun_request
+from sluice.rerun_args import parse_rerun_args
 from sluice.runtime.assembly import open_runtime
 from sluice.runtime.orchestrator import utc_now
 from sluice.store.store import SchemaTooNew, Store
@@ -174,7 +175,8 @@ def rerun(
         config = {**original.job.runtime_config, "parameterValues": {**original.job.parameters, **args.parameters}}
         labels = {k: v for k, v in original.job.labels.items() if k != BILLING_LABEL}
         sub = Submission(spec=spec, runtime_config=config, job_id=job_id, display_name=original.job.display_name,
-                         labels=labels, output_dir=original.job.output_dir, rerun=rerun_request(original, args))
+                         labels=labels, output_dir=original.job.output_dir,
+                         rerun=RerunRequest(original.job.numeric_id, tuple(args.configs)))
         new = submit(runtime.store, settings, sub, utc_now())
     except SluiceError as exc:
         err.print(f"[red]error:[/] {exc}")

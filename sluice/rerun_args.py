@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sluice.domain.ir import PipelineSpecView
 from sluice.domain.jsontypes import JsonObject
 from sluice.domain.records import Snapshot, task_path
-from sluice.domain.rerun import RerunRequest, TaskRerunConfig
+from sluice.domain.rerun import TaskRerunConfig
 from sluice.domain.values import parse_text
 from sluice.errors import InvalidArgument
 
@@ -92,8 +92,3 @@ def parse_rerun_args(tokens: Sequence[str], original: Snapshot, spec: PipelineSp
     result.configs = [TaskRerunConfig(task_name=t.path, parameter_values=t.params, skip_task=t.skip,
                                       skip_downstream=t.skip) for t in chosen]
     return result
-
-
-def rerun_request(original: Snapshot, args: RerunArgs) -> RerunRequest:
-    """The request for a rerun of `original` with `args`."""
-    return RerunRequest(original.job.numeric_id, tuple(args.configs))

@@ -50,22 +50,12 @@ class RerunRequest:
 
 
 @dataclass(frozen=True)
-class TaskOverride:
-    """What the rerun says about one task of the original."""
-
-    parameter_values: JsonObject = field(default_factory=dict)
-    artifacts: dict[str, list[Artifact]] = field(default_factory=dict)
-    skip_task: bool | None = None
-    skip_downstream: bool = False
-
-
-@dataclass(frozen=True)
 class RerunPlan:
-    """The original's succeeded tasks and the overrides, both keyed by task path (`taskUniqueName`)."""
+    """The original's succeeded tasks and the rerun configs, both keyed by task path (`taskUniqueName`)."""
 
     original_job_id: str
     succeeded: Mapping[str, TaskRecord]
-    overrides: Mapping[str, TaskOverride]
+    overrides: Mapping[str, TaskRerunConfig]
 
 
 def _get(body: Mapping[str, Any], camel: str, snake: str) -> Any:
@@ -133,7 +123,7 @@ def plan_rerun(request: RerunRequest, original: Snapshot) -> RerunPlan:
     by_id = {t.task_id: t for t in original.tasks}
     paths = {t.task_id: task_path(t, by_id) for t in original.tasks}
     by_path = {p: by_id[i] for i, p in paths.items()}
-    overrides: dict[str, TaskOverride] = {}
+    overrides: dict[str, TaskRerunConfig] = {}
     for index, config in enumerate(request.configs):
         where = f"{FIELD}[{index}]"
         if config.task_id is not None and config.task_id not in by_id:
@@ -143,8 +133,7 @@ def plan_rerun(request: RerunRequest, original: Snapshot) -> RerunPlan:
             raise InvalidArgument(f"the original job {original.job.job_id} has no task {config.task_name!r}",
                                   f"{where}.taskName")
         path = config.task_name if config.task_name is not None else paths[config.task_id or 0]
-        overrides[path] = TaskOverride(config.parameter_values, config.artifacts, config.skip_task,
-                                       config.skip_downstream)
+        overrides[path] = config
     succeeded = {p: t for p, t in by_path.items() if t.state.succeeded}
     return RerunPlan(original.job.job_id, succeeded, overrides)
 
