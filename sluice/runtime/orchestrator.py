@@ -162,9 +162,15 @@ class Orchestrator:
         return view
 
     def _cache_hits(self, view: _View, spec: PipelineSpecView) -> dict[int, CacheHit]:
-        """Earlier executions for the PENDING leaves not looked up yet; a hit whose artifacts are gone is a miss."""
+        """Earlier executions for the PENDING leaves not looked up yet; a hit whose artifacts are gone is a miss.
+
+        A leaf becomes PENDING by a write, so only the changed rows (all rows after a reload) can be new ones:
+        the work per planning step does not grow with the number of leaves waiting for a slot.
+        """
         keys: dict[int, str] = {}
-        for task_id in view.tree.pending_leaves:
+        pending = view.tree.pending_leaves
+        candidates = pending if view.dirty is None else [t for t in view.dirty if t in pending]
+        for task_id in candidates:
             key = view.tree.by_id[task_id].detail.get(CACHE_KEY)
             if isinstance(key, str) and task_id not in view.cache_checked:
                 keys[task_id] = key
