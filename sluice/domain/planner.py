@@ -256,8 +256,8 @@ def _leaves(tree: Tree, slots: int, step: Step) -> list[Action]:
         elif slots > 0 and _due(task, step.now):
             actions.append(Launch(task_id))
             slots -= 1
-        elif slots <= 0 and not step.stopping:
-            break
+        elif slots <= 0 and not step.stopping and not step.cache_hits:
+            break  # nothing more to launch; a cache hit further on must still be taken, whatever the slots
     if step.job.cancel_requested:
         for task_id in sorted(tree.running_leaves, key=lambda i: tree.by_id[i].seq):
             if not tree.by_id[task_id].detail.get(RUNS_AFTER_FAILURE):

@@ -8,6 +8,7 @@ import pytest
 from kfp import dsl
 
 from sluice.domain.actions import Launch, NewTask, SetJob, SetTask, Terminate, task_id_for
+from sluice.domain.caching import CacheHit
 from sluice.domain.ir import PipelineSpecView
 from sluice.domain.outcome import Outcome
 from sluice.domain.planner import plan, settle
@@ -164,3 +165,14 @@ def test_settle_turns_outcomes_into_transitions() -> None:
     assert bad.detail is not None and bad.detail["failedAttempts"] == ["p/1"]
     (cancelled,) = settle(replace(running, state=TaskState.CANCELLING), Outcome(cancelled=True), T0)
     assert cancelled.expected is TaskState.CANCELLING and cancelled.state is TaskState.CANCELLED
+
+
+def test_a_cache_hit_is_taken_even_when_no_slot_is_free(spec: PipelineSpecView) -> None:
+    waiting = replace(child("step-2", TaskState.PENDING, 3), detail={"cacheKey": "k2"})
+    cached = replace(child("step-3", TaskState.PENDING, 4), detail={"cacheKey": "k3"})
+    tasks = (root(), child("step", TaskState.SUCCEEDED, 2, 2), waiting, cached)
+    hit = CacheHit("k3", "earlier-job", 99, Values({"Output": 3}), T0)
+    actions = plan(job(), Tree.of(tasks), spec, 0, T0, dirty=set(), cache_hits={cached.task_id: hit})
+    assert [(type(a).__name__, a.task_id) for a in actions] == [("SetTask", cached.task_id)]
+    (skip,) = actions
+    assert isinstance(skip, SetTask) and skip.state is TaskState.SKIPPED and skip.outputs == Values({"Output": 3})
