@@ -278,14 +278,6 @@ class Store:
             raise NotFound(f"pipeline job {job_id!r} not found")
         return api_extra(row)
 
-    def set_extra(self, job_id: str, extra: JsonObject, template_uri: str = "", template_version: str = "") -> None:
-        """Store the API-only fields of a job; `templateUri` and its version are columns (filters use them)."""
-        with self.engine.begin() as conn:
-            done = conn.execute(pipeline_jobs.update().where(pipeline_jobs.c.job_id == job_id).values(
-                extra=extra or None, template_uri=template_uri, template_version=template_version))
-            if done.rowcount != 1:
-                raise NotFound(f"pipeline job {job_id!r} not found")
-
     def delete_jobs(self, job_ids: Sequence[str], op: OperationRecord | None = None) -> None:
         """Delete ended jobs with all their tasks and record `op`; all or nothing (NotFound, FailedPrecondition)."""
         ended = [s.value for s in PipelineState if s.terminal]

@@ -28,7 +28,7 @@ from sluice.domain.operation import OperationRecord
 from sluice.domain.records import JobRecord, TaskKind
 from sluice.domain.states import PipelineState, TaskState
 from sluice.errors import FailedPrecondition, NotFound
-from sluice.store.store import Store
+from sluice.store.store import ApiFields, Store
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
 PARENT = "projects/p/locations/l"
@@ -66,7 +66,9 @@ def jobs(store: Store) -> Store:
     """Five jobs, a second apart: a-0 .. a-4 (a-4 newest) plus one under another parent."""
     for i in range(5):
         labels = {"env": "dev" if i % 2 == 0 else "prod", **({"team": "ml"} if i < 2 else {})}
-        store.create_job(make_job(f"a-{i}", T0 + timedelta(seconds=i), display=f"step {i} [x]_%", labels=labels))
+        extra = ApiFields({"network": "n"}, "https://x/t.yaml", "sha256:ab") if i == 2 else None
+        store.create_job(make_job(f"a-{i}", T0 + timedelta(seconds=i), display=f"step {i} [x]_%", labels=labels),
+                         extra)
     store.create_job(make_job("other", T0, parent="projects/q/locations/l"))
     finish(store, "a-1", PipelineState.SUCCEEDED, T0 + timedelta(minutes=1))
     finish(store, "a-3", PipelineState.FAILED, T0 + timedelta(minutes=2))
@@ -122,19 +124,19 @@ def test_keyset_pages_cover_every_row_once(jobs: Store) -> None:
     (Compare(JobField.TEMPLATE_VERSION, Op.EQ, "sha256:ab"), ["a-2"]),
 ])
 def test_filters(jobs: Store, where: Filter, expected: list[str]) -> None:
-    jobs.set_extra("a-2", {"network": "n"}, "https://x/t.yaml", "sha256:ab")
     assert ids(jobs, where) == expected
 
 
 def test_extras_round_trip_and_come_with_pages(store: Store) -> None:
-    store.create_job(make_job("a-0", T0))
-    assert store.job_extra("a-0") == {}
-    store.set_extra("a-0", {"serviceAccount": "sa@x", "reservedIpRanges": ["r1"]}, "https://h/t.yaml", "v1")
+    store.create_job(make_job("bare", T0 - timedelta(seconds=1)))
+    assert store.job_extra("bare") == {}
+    store.create_job(make_job("a-0", T0),
+                     ApiFields({"serviceAccount": "sa@x", "reservedIpRanges": ["r1"]}, "https://h/t.yaml", "v1"))
     expected = {"serviceAccount": "sa@x", "reservedIpRanges": ["r1"], "templateUri": "https://h/t.yaml",
                 "templateMetadata": {"version": "v1"}}
     assert store.job_extra("a-0") == expected
     page = store.list_page(JobQuery(PARENT, NEWEST_FIRST, with_spec=False))
-    assert page.extras == {"a-0": expected}
+    assert page.extras == {"a-0": expected, "bare": {}}
     assert page.jobs[0].spec == {}
     assert page.jobs[0] == replace(store.get_job("a-0"), spec={})
     with pytest.raises(NotFound):
