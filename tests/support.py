@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import secrets
 import socket
-from collections.abc import Iterator
+import subprocess
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import psycopg
+import requests
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -34,3 +37,19 @@ def fresh_postgres_database(prefix: str) -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def wait_until_serving(url: str, process: subprocess.Popen[bytes], log: Callable[[], str], seconds: float,
+                       what: str = "sluice server") -> None:
+    """Poll `url`/openapi.json until the server answers; fail with its log if it exits or stays silent."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"{what} exited with {process.returncode}:\n{log()}")
+        try:
+            requests.get(f"{url}/openapi.json", timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    process.kill()
+    raise AssertionError(f"{what} did not answer in {seconds:.0f} s:\n{log()}")

@@ -20,13 +20,12 @@ from typing import Any
 
 import google.auth.credentials as gac
 import pytest
-import requests
 import yaml
 from google.cloud import aiplatform_v1, aiplatform_v1beta1
 from kfp import compiler
 
 from tests.api import pipelines
-from tests.support import free_port
+from tests.support import free_port, wait_until_serving
 
 SLUICE = Path(sys.executable).parent / "sluice"
 ENDED = (aiplatform_v1.PipelineState.PIPELINE_STATE_SUCCEEDED, aiplatform_v1.PipelineState.PIPELINE_STATE_FAILED,
@@ -59,17 +58,8 @@ def start_server(root: Path, envs: Path, *args: str) -> Server:
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
     server = Server(f"http://127.0.0.1:{port}", root, log, process)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"sluice server exited with {process.returncode}:\n{server.log_text()}")
-        try:
-            requests.get(f"{server.url}/openapi.json", timeout=1)
-            return server
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    process.kill()
-    raise AssertionError(f"sluice server did not answer in 30 s:\n{server.log_text()}")
+    wait_until_serving(server.url, process, server.log_text, 30)
+    return server
 
 
 def stop_server(server: Server, timeout: float = 20) -> int:

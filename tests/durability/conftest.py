@@ -20,14 +20,13 @@ from typing import Any
 
 import google.auth.credentials as gac
 import pytest
-import requests
 import sqlalchemy as sa
 import yaml
 from google.cloud import aiplatform_v1
 from kfp import compiler, dsl
 
 from sluice.domain.caching import with_caching
-from tests.support import free_port, fresh_postgres_database
+from tests.support import free_port, fresh_postgres_database, wait_until_serving
 
 SLUICE = Path(sys.executable).parent / "sluice"
 IMAGE = "python:3.11"
@@ -163,16 +162,8 @@ def launch(envs_dir: Path) -> Iterator[Launch]:
             process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
         replica = Replica(name, f"http://127.0.0.1:{port}", root, db_url, log, process)
         started.append(replica)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise AssertionError(f"sluice server {name} exited with {process.returncode}:\n{replica.log_text()}")
-            try:
-                requests.get(f"{replica.url}/openapi.json", timeout=1)
-                return replica
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        raise AssertionError(f"sluice server {name} did not answer in 60 s:\n{replica.log_text()}")
+        wait_until_serving(replica.url, process, replica.log_text, 60, f"sluice server {name}")
+        return replica
 
     yield _launch
     for replica in started:
