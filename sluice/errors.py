@@ -29,11 +29,6 @@ class SluiceError(Exception):
         self.field = field
         super().__init__(f"{field}: {message}" if field else message)
 
-    def at(self, prefix: str) -> SluiceError:
-        """The same error with `prefix` put in front of its field path."""
-        field = f"{prefix}.{self.field}" if self.field else prefix
-        return type(self)(self.message, field)
-
 
 class InvalidArgument(SluiceError):
     """The request or the pipeline is wrong; nothing was run or stored."""

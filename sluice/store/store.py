@@ -117,16 +117,6 @@ class Store:
         with self.engine.connect() as conn:
             return read_job(conn, job_id)
 
-    def list_jobs(self, parent: str | None = None, limit: int = 100) -> list[JobRecord]:
-        """Jobs, newest first."""
-        query = sa.select(pipeline_jobs.c.job_id).order_by(
-            pipeline_jobs.c.create_time.desc(), pipeline_jobs.c.job_id
-        ).limit(limit)
-        if parent is not None:
-            query = query.where(pipeline_jobs.c.parent == parent)
-        with self.engine.connect() as conn:
-            return [read_job(conn, row.job_id) for row in conn.execute(query)]
-
     def active_job_ids(self) -> list[str]:
         """Ids of the jobs that have not ended yet, oldest first (what an orchestrator has to drive)."""
         done = [s.value for s in PipelineState if s.terminal]

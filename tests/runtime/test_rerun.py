@@ -10,6 +10,7 @@ from kfp import dsl
 from kfp.dsl import Dataset, Output
 
 from sluice.domain.caching import with_caching
+from sluice.domain.listing import JobField, JobQuery, OrderKey
 from sluice.domain.rerun import RerunRequest, TaskRerunConfig
 from sluice.domain.spec import parse_spec
 from sluice.domain.states import PipelineState, TaskState
@@ -105,7 +106,7 @@ def test_bad_references_are_invalid_arguments_naming_the_field(
     assert rerun(bad_name).field == "pipelineTaskRerunConfigs[0].taskName"
     bad_id = RerunRequest(original.job.numeric_id, (TaskRerunConfig(task_name="check"), TaskRerunConfig(task_id=7)))
     assert rerun(bad_id).field == "pipelineTaskRerunConfigs[1].taskId"
-    assert len(runtime.store.list_jobs()) == 1  # nothing stored
+    assert len(runtime.store.list_page(JobQuery(None, (OrderKey(JobField.JOB_ID, True),))).jobs) == 1  # nothing stored
 
 
 @dsl.component(base_image=IMAGE)

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
 from sluice.domain.actions import Launch, NewTask, SetJob, SetTask
+from sluice.domain.listing import JobField, JobQuery, OrderKey
 from sluice.domain.records import Artifact, JobRecord, TaskKind, Values
 from sluice.domain.states import IllegalTransition, PipelineState, TaskState
 from sluice.errors import Aborted, AlreadyExists, FailedPrecondition, NotFound
@@ -75,12 +76,19 @@ def test_missing_job_is_not_found(store: Store) -> None:
         store.snapshot("nope")
 
 
+NEWEST_FIRST = (OrderKey(JobField.CREATE_TIME, True), OrderKey(JobField.JOB_ID, True))
+
+
+def listed(store: Store, parent: str | None = None, limit: int = 100) -> list[str]:
+    return [j.job_id for j in store.list_page(JobQuery(parent, NEWEST_FIRST, limit=limit)).jobs]
+
+
 def test_list_is_newest_first(store: Store) -> None:
     for i, job_id in enumerate(["a-1", "a-2", "a-3"]):
         store.create_job(make_job(job_id, T0 + timedelta(seconds=i)))
-    assert [j.job_id for j in store.list_jobs()] == ["a-3", "a-2", "a-1"]
-    assert [j.job_id for j in store.list_jobs(limit=1)] == ["a-3"]
-    assert store.list_jobs(parent="projects/other/locations/l") == []
+    assert listed(store) == ["a-3", "a-2", "a-1"]
+    assert listed(store, limit=1) == ["a-3"]
+    assert listed(store, parent="projects/other/locations/l") == []
 
 
 def test_transitions_are_stored_with_their_history(store: Store) -> None:
