@@ -23,6 +23,8 @@ from pathlib import Path
 
 import uv
 
+from sluice.runtime.pip_shim import DROP, DROP_WITH_VALUE, RENAME
+
 _READY = ".sluice-ready"
 _LAYOUT = 4  # bump when what a task environment holds changes, so old ones are not reused
 # Variables of Sluice's own interpreter that must not leak into a task's interpreter.
@@ -75,7 +77,7 @@ def _install_pip_shim(env: TaskEnvironment, uv_bin: str) -> None:
 
 # `python3 -m pip install ...` (kfp's lightweight-component prefix, `packages_to_install`) goes straight to
 # uv, without starting Python first: that start was two thirds of a no-op install. Options pip knows and
-# uv does not are dropped or renamed as in pip_shim.py; every other use of `python` is the interpreter.
+# uv does not are dropped or renamed by pip_shim's tables; every other use of `python` is the interpreter.
 _FRONT = """#!/bin/sh
 # Written by Sluice (sluice/runtime/environments.py): `python -m pip install` is run by uv.
 if [ "$1" = "-m" ] && [ "$2" = "pip" ] && [ "$3" = "install" ]; then
@@ -84,10 +86,7 @@ if [ "$1" = "-m" ] && [ "$2" = "pip" ] && [ "$3" = "install" ]; then
   while [ "$n" -gt 0 ]; do
     a=$1; shift; n=$((n - 1))
     case $a in
-      --no-warn-script-location|--user|--disable-pip-version-check|--no-input|-y|--yes|--no-color) ;;
-      --progress-bar=*|--root-user-action=*) ;;
-      --trusted-host) set -- "$@" --allow-insecure-host ;;
-      --trusted-host=*) set -- "$@" "--allow-insecure-host=${a#--trusted-host=}" ;;
+{cases}
       *) set -- "$@" "$a" ;;
     esac
   done
@@ -95,6 +94,15 @@ if [ "$1" = "-m" ] && [ "$2" = "pip" ] && [ "$3" = "install" ]; then
 fi
 exec "{python}" "$@"
 """
+
+
+def _cases() -> str:
+    """The `case` branches of the sh front, from pip_shim's tables (one list of pip's options, not two)."""
+    lines = ["      " + "|".join([*DROP, *(f"{o}=*" for o in DROP_WITH_VALUE)]) + ") ;;"]
+    for old, new in RENAME.items():
+        lines.append(f'      {old}) set -- "$@" {new} ;;')
+        lines.append(f'      {old}=*) set -- "$@" "{new}=${{a#{old}=}}" ;;')
+    return "\n".join(lines)
 
 
 def _install_interpreter_front(env: TaskEnvironment, uv_bin: str, version_name: str) -> None:
@@ -105,7 +113,7 @@ def _install_interpreter_front(env: TaskEnvironment, uv_bin: str, version_name: 
     real.symlink_to(base)
     for name in ("python", "python3"):
         front = env.bin_dir / name
-        front.write_text(_FRONT.replace("{uv}", uv_bin).replace("{python}", str(real)))
+        front.write_text(_FRONT.replace("{uv}", uv_bin).replace("{python}", str(real)).replace("{cases}", _cases()))
         front.chmod(0o755)
 
 

@@ -11,10 +11,12 @@ import os
 import sys
 from pathlib import Path
 
-# pip options uv does not know and that change nothing inside a virtualenv
-_DROP = {"--no-warn-script-location", "--user", "--disable-pip-version-check", "--no-input", "-y", "--yes",
-         "--progress-bar=off", "--no-color", "--root-user-action=ignore"}
-_RENAME = {"--trusted-host": "--allow-insecure-host"}
+# pip options uv does not know and that change nothing inside a virtualenv: flags, and `--option=value` forms
+DROP = ("--no-warn-script-location", "--user", "--disable-pip-version-check", "--no-input", "-y", "--yes",
+        "--no-color")
+DROP_WITH_VALUE = ("--progress-bar", "--root-user-action")
+# pip options uv knows by another name
+RENAME = {"--trusted-host": "--allow-insecure-host"}
 _SUBCOMMANDS = {"install", "uninstall", "list", "freeze", "show", "check"}
 
 
@@ -23,10 +25,10 @@ def translate(args: list[str]) -> list[str]:
     out: list[str] = []
     for arg in args:
         name, sep, value = arg.partition("=")
-        if arg in _DROP or name in _DROP:
+        if arg in DROP or (sep and name in DROP_WITH_VALUE):
             continue
-        if name in _RENAME:
-            out.append(f"{_RENAME[name]}{sep}{value}")
+        if name in RENAME:
+            out.append(f"{RENAME[name]}{sep}{value}")
         else:
             out.append(arg)
     return out
