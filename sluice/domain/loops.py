@@ -9,6 +9,7 @@ from sluice.domain.ir import PipelineSpecView, TaskSpec
 from sluice.domain.jsontypes import Json, JsonObject
 from sluice.domain.records import Artifact, TaskKind, TaskRecord, Values
 from sluice.domain.states import TaskState
+from sluice.domain.status import dag_failed, error, failed_names
 from sluice.domain.tree import Tree
 from sluice.domain.values import normalise_numbers
 from sluice.errors import Code
@@ -69,7 +70,7 @@ def loop_steps(spec: PipelineSpecView, task: TaskSpec, loop: TaskRecord, tree: T
         items = _items(task, loop)
         if isinstance(items, str):
             return [SetTask(loop.task_id, TaskState.RUNNING, TaskState.FAILED,
-                            error={"code": int(Code.INVALID_ARGUMENT), "message": items})]
+                            error=error(Code.INVALID_ARGUMENT, items))]
         if items and not stopping:
             used = _body_inputs(spec, loop)
             return [_iteration(job_numeric_id, loop, task, i, item, used) for i, item in enumerate(items)]
@@ -92,14 +93,12 @@ def loop_steps(spec: PipelineSpecView, task: TaskSpec, loop: TaskRecord, tree: T
 
 
 def _finish(spec: PipelineSpecView, loop: TaskRecord, iterations: list[TaskRecord]) -> SetTask:
-    failed = [t.name for t in iterations if t.state is TaskState.FAILED][:10]
+    failed = failed_names(iterations)
     if failed:
-        message = f"The DAG failed because some tasks failed. The failed tasks are: [{', '.join(failed)}]."
-        return SetTask(loop.task_id, TaskState.RUNNING, TaskState.FAILED,
-                       error={"code": int(Code.FAILED_PRECONDITION), "message": message})
+        return SetTask(loop.task_id, TaskState.RUNNING, TaskState.FAILED, error=dag_failed(failed))
     if any(t.state is TaskState.CANCELLED for t in iterations):
         return SetTask(loop.task_id, TaskState.RUNNING, TaskState.CANCELLED,
-                       error={"code": int(Code.CANCELLED), "message": "The loop was cancelled."})
+                       error=error(Code.CANCELLED, "The loop was cancelled."))
     return SetTask(loop.task_id, TaskState.RUNNING, TaskState.SUCCEEDED, outputs=_collected(spec, loop, iterations))
 
 

@@ -23,6 +23,7 @@ from sluice.domain.outcome import Outcome
 from sluice.domain.records import GROUP_KINDS, JobRecord, TaskKind, TaskRecord, Values, task_path
 from sluice.domain.rerun import RerunPlan
 from sluice.domain.states import PipelineState, TaskState
+from sluice.domain.status import dag_failed, error, failed_names
 from sluice.domain.tree import Tree
 from sluice.errors import Code
 
@@ -38,11 +39,6 @@ NOT_BEFORE = "notBefore"
 CACHE_KEY = "cacheKey"
 CACHED_FROM = "cachedFrom"
 RERUN_DOWNSTREAM = "rerunSkipDownstream"
-
-
-def error(code: Code, message: str) -> JsonObject:
-    """A google.rpc.Status value."""
-    return {"code": int(code), "message": message}
 
 
 @dataclass(frozen=True)
@@ -270,20 +266,10 @@ def _due(task: TaskRecord, now: datetime) -> bool:
     return not isinstance(not_before, str) or datetime.fromisoformat(not_before) <= now
 
 
-def _failed_names(tasks: Iterable[TaskRecord], most: int = 10) -> list[str]:
-    """Names of the failed tasks, first failure first, each once; a long list ends with how many more."""
-    failed = sorted((t for t in tasks if t.state is TaskState.FAILED),
-                    key=lambda t: (t.end_time or t.create_time, t.seq))
-    names = list(dict.fromkeys(t.name for t in failed))
-    return names[:most] + ([f"and {len(names) - most} more"] if len(names) > most else [])
-
-
 def _finish_dag(dag: Dag, dag_task: TaskRecord, children: Mapping[str, TaskRecord]) -> SetTask:
-    failed = _failed_names(children.values())
+    failed = failed_names(children.values())
     if failed:
-        message = f"The DAG failed because some tasks failed. The failed tasks are: [{', '.join(failed)}]."
-        return SetTask(dag_task.task_id, TaskState.RUNNING, TaskState.FAILED,
-                       error=error(Code.FAILED_PRECONDITION, message))
+        return SetTask(dag_task.task_id, TaskState.RUNNING, TaskState.FAILED, error=dag_failed(failed))
     if any(c.state is TaskState.CANCELLED for c in children.values()) or len(children) < len(dag.tasks):
         return SetTask(dag_task.task_id, TaskState.RUNNING, TaskState.CANCELLED,
                        error=error(Code.CANCELLED, "The DAG was cancelled."))
@@ -315,9 +301,8 @@ def _finish_job(job: JobRecord, root: TaskRecord, tree: Tree) -> SetJob:
         return SetJob(job.state, state)
     if state is PipelineState.CANCELLED:
         return SetJob(job.state, state, error(Code.CANCELLED, "The pipeline job was cancelled."))
-    failed = _failed_names(t for t in tree.by_id.values() if t.kind not in GROUP_KINDS) or [root.name]
-    message = f"The DAG failed because some tasks failed. The failed tasks are: [{', '.join(failed)}]."
-    return SetJob(job.state, state, error(Code.FAILED_PRECONDITION, message))
+    failed = failed_names(t for t in tree.by_id.values() if t.kind not in GROUP_KINDS) or [root.name]
+    return SetJob(job.state, state, dag_failed(failed))
 
 
 def settle(task: TaskRecord, outcome: Outcome, now: datetime) -> list[Action]:
