@@ -18,6 +18,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from sluice.api.filters import parse_filter
@@ -124,7 +125,7 @@ def run(
     try:
         text = file.read_text()
     except OSError as exc:
-        err.print(f"[red]error:[/] cannot read {file}: {exc.strerror}")
+        err.print(f"[red]error:[/] cannot read {file}: {escape(str(exc.strerror))}")
         raise typer.Exit(EXIT_INVALID) from None
     try:
         spec_doc, body = load_document(text)
@@ -144,7 +145,7 @@ def run(
         runtime = open_runtime(settings)
         job = submit(runtime.store, settings, sub, utc_now())
     except SluiceError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(EXIT_INVALID) from None
     final = _watch(runtime.store, job, lambda: runtime.orchestrator.run_job(job.job_id))
     runtime.close()
@@ -180,7 +181,7 @@ def rerun(
                          rerun=RerunRequest(original.job.numeric_id, tuple(args.configs)))
         new = submit(runtime.store, settings, sub, utc_now())
     except SluiceError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(EXIT_INVALID) from None
     final = _watch(runtime.store, new, lambda: runtime.orchestrator.run_job(new.job_id))
     runtime.close()
@@ -230,13 +231,13 @@ def _report(final: Snapshot) -> None:
     job = final.job
     for task in final.tasks:
         if task.kind is not TaskKind.DAG and task.state is TaskState.FAILED:
-            err.print(f"[bold red]task {task.name} failed:[/] {(task.error or {}).get('message', '')}")
+            err.print(f"[bold red]task {task.name} failed:[/] {escape(str((task.error or {}).get('message', '')))}")
             tail = log_tail(str(task.detail.get("lastLog", "")))
             if tail:
                 err.print(f"[dim]--- last log lines of {task.name} ---[/]")
                 err.print(tail, markup=False, highlight=False)
     if job.error:
-        err.print(f"[bold]{job.state.name}[/]: {job.error.get('message', '')}")
+        err.print(f"[bold]{job.state.name}[/]: {escape(str(job.error.get('message', '')))}")
     else:
         err.print(f"[bold]{job.state.name}[/] {job.name}")
 
@@ -307,7 +308,7 @@ def jobs_list(
     try:
         rows = _job_rows(limit, filter_, order_by, server, parent)
     except SluiceError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(EXIT_INVALID) from None
     table = Table()
     table.add_column("job", no_wrap=True)  # the id `jobs get` and `logs` take: never cut
@@ -329,7 +330,7 @@ def jobs_get(
         try:
             job = _remote(server, None).get(name)
         except SluiceError as exc:
-            err.print(f"[red]error:[/] {exc}")
+            err.print(f"[red]error:[/] {escape(str(exc))}")
             raise typer.Exit(EXIT_INVALID) from None
         if as_json:
             sys.stdout.write(json.dumps(job, indent=2) + "\n")
@@ -340,7 +341,7 @@ def jobs_get(
     try:
         snapshot = store.snapshot(_find(store, name).job_id)
     except SluiceError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(EXIT_INVALID) from None
     if as_json:
         sys.stdout.write(json.dumps(render_job(snapshot.job, snapshot.tasks), indent=2) + "\n")
@@ -361,7 +362,7 @@ def jobs_cancel(
             store = _open_store()
             store.request_cancel(_find(store, name).job_id, utc_now())
     except SluiceError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(EXIT_INVALID) from None
     err.print(f"cancel requested: {name}")
 
@@ -379,7 +380,7 @@ def jobs_delete(
             store = _open_store()
             store.delete_jobs([_find(store, name).job_id])
     except SluiceError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(EXIT_INVALID) from None
     err.print(f"deleted: {name}")
 
@@ -412,12 +413,12 @@ def logs(
     try:
         snapshot = store.snapshot(_find(store, job).job_id)
     except SluiceError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(EXIT_INVALID) from None
     chosen = [t for t in snapshot.tasks if t.kind is not TaskKind.DAG
               and (task is None or task in (t.name, t.key, str(t.task_id)))]
     if task is not None and not chosen:
-        err.print(f"[red]error:[/] job {snapshot.job.job_id} has no task {task!r}")
+        err.print(f"[red]error:[/] job {snapshot.job.job_id} has no task {escape(repr(task))}")
         raise typer.Exit(EXIT_INVALID)
     for t in chosen:
         for path in sorted((settings.root / "logs" / snapshot.job.job_id / str(t.task_id)).glob("attempt-*.log")):
@@ -440,14 +441,14 @@ def server(
     try:
         settings = Settings(**{k: v for k, v in given.items() if v is not None})
     except ValueError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(EXIT_INVALID) from None
     from sluice.api.server import serve  # noqa: PLC0415 - FastAPI and uvicorn load only for this command
 
     try:
         serve(settings, run_jobs)
     except SchemaTooNew as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(EXIT_INVALID) from None
 
 
@@ -459,7 +460,7 @@ def db_upgrade(db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy U
     try:
         store = Store(settings.db_url)
     except SchemaTooNew as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(EXIT_INVALID) from None
     with store.engine.connect() as conn:
         revision = conn.execute(sa.text("select version_num from alembic_version")).scalar_one()

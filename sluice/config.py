@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     ray_address: str = ""
+    warm_executor: bool = True
+    """Run lightweight components by forking an interpreter with kfp's executor imported (warm.py)."""
     cancel_grace_seconds: float = 10.0
     lease_seconds: float = 30.0
     """How long a job stays with an orchestrator that stopped renewing its lease (a dead replica)."""

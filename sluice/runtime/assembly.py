@@ -10,6 +10,7 @@ from sluice.runtime.environments import Environments
 from sluice.runtime.executors.local import LocalExecutor
 from sluice.runtime.launcher import Launcher
 from sluice.runtime.orchestrator import Orchestrator
+from sluice.runtime.warm import WarmExecutors
 from sluice.store.store import Store
 
 
@@ -24,6 +25,8 @@ class Runtime:
     def close(self) -> None:
         """Release threads and connections."""
         self.orchestrator.close()
+        if self.launcher.warm is not None:
+            self.launcher.warm.close()
         self.store.close()
 
 
@@ -32,7 +35,8 @@ def open_runtime(settings: Settings) -> Runtime:
     settings.root.mkdir(parents=True, exist_ok=True)
     store = Store(settings.db_url)
     envs = Environments(settings.envs_dir or settings.root / "envs")
-    launcher = Launcher(settings.root, LocalExecutor(), envs, settings.cancel_grace_seconds)
+    warm = WarmExecutors() if settings.warm_executor else None
+    launcher = Launcher(settings.root, LocalExecutor(), envs, settings.cancel_grace_seconds, warm)
     orchestrator = Orchestrator(store, launcher, settings.max_parallel,
                                 cache_max_age=settings.cache_max_age_delta(),
                                 lease=timedelta(seconds=settings.lease_seconds))

@@ -3,15 +3,16 @@
 A lightweight component's command pip-installs `kfp==<sdk version> --no-deps` before it runs. Run
 against Sluice's own interpreter that would install into Sluice's environment; here every task runs
 with a venv's `bin/` first on PATH, and the venv already holds the SDK version the IR names in
-`sdkVersion`, so the component's own install is a no-op that touches only the venv. The venv's `pip`
-is a shim that hands the same request to uv (`pip_shim.py`): the no-op costs ~30 ms instead of ~300 ms,
-and `packages_to_install` still get installed, into the venv. The image is recorded, not pulled: no
-container runtime is assumed.
+`sdkVersion`. The venv itself is never installed into after it is made: a task's `pip install` goes to
+an install dir of its own (pip_shim.py), which only that task and tasks asking for the same packages
+see, and a request that was answered before costs a file test instead of pip's ~300 ms no-op. The
+image is recorded, not pulled: no container runtime is assumed.
 """
 
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import os
 import re
@@ -23,10 +24,10 @@ from pathlib import Path
 
 import uv
 
-from sluice.runtime.pip_shim import DROP, DROP_WITH_VALUE, RENAME
-
 _READY = ".sluice-ready"
-_LAYOUT = 4  # bump when what a task environment holds changes, so old ones are not reused
+_LAYOUT = 5  # bump when what a task environment holds changes, so old ones are not reused
+_CLIENT = Path(__file__).with_name("warm_client.py")
+_SHIM = Path(__file__).with_name("pip_shim.py")
 # Variables of Sluice's own interpreter that must not leak into a task's interpreter.
 _SCRUB = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "CONDA_PREFIX", "PIP_TARGET", "PIP_PREFIX")
 
@@ -46,6 +47,11 @@ class TaskEnvironment:
         """The venv's executables directory."""
         return self.path / "bin"
 
+    @property
+    def interpreter(self) -> Path:
+        """The venv's interpreter itself (`python`/`python3` are Sluice's fronts to it)."""
+        return next(self.bin_dir.glob("python3.*"))
+
     def variables(self, base: dict[str, str]) -> dict[str, str]:
         """`base` with the venv activated and Sluice's own interpreter settings removed."""
         env = {k: v for k, v in base.items() if k not in _SCRUB}
@@ -61,60 +67,74 @@ def _sdk_requirement(sdk_version: str) -> str | None:
     return f"kfp=={match.group(1)}" if match else None
 
 
-def _install_pip_shim(env: TaskEnvironment, uv_bin: str) -> None:
+def _install_fronts(env: TaskEnvironment, uv_bin: str) -> None:
+    """Sluice's files in the environment: the pip shim, the warm client and the `python`/`pip` fronts."""
     site = next((env.path / "lib").glob("python*/site-packages"))
-    package = site / "pip"
+    ours = env.path / "sluice"
+    ours.mkdir(exist_ok=True)
+    (ours / "uv_path").write_text(uv_bin)
+    for source in (_SHIM, _CLIENT):
+        (ours / source.name).write_text(source.read_text())
+    package = site / "pip"  # `python -m pip` with the interpreter itself (not through the front)
     package.mkdir(exist_ok=True)
     (package / "__init__.py").write_text('"""Sluice\'s pip shim: requests are carried out by uv."""\n')
-    (package / "__main__.py").write_text((Path(__file__).parent / "pip_shim.py").read_text())
-    (package / "uv_path").write_text(uv_bin)
-    launcher = env.bin_dir / "pip"
-    interpreter = env.bin_dir / site.parent.name
-    launcher.write_text(f"#!{interpreter}\nimport runpy\nrunpy.run_module('pip', run_name='__main__')\n")
-    launcher.chmod(0o755)
-    _install_interpreter_front(env, uv_bin, site.parent.name)
+    shim = str(ours / _SHIM.name)
+    (package / "__main__.py").write_text(f"import runpy\nrunpy.run_path({shim!r}, run_name='__main__')\n")
+    real = env.bin_dir / site.parent.name  # python3.11: the interpreter itself (a link to the base Python)
+    base = os.path.realpath(env.bin_dir / "python")
+    for name in ("python", "python3", real.name, "pip", "pip3"):
+        (env.bin_dir / name).unlink(missing_ok=True)
+    real.symlink_to(base)
+    for name in ("python", "python3"):
+        (env.bin_dir / name).write_text(_front(str(real), str(ours), str(env.path / "installs")))
+    for name in ("pip", "pip3"):
+        (env.bin_dir / name).write_text(f'#!/bin/sh\nexec "{env.bin_dir / "python3"}" -m pip "$@"\n')
+    for name in ("python", "python3", "pip", "pip3"):
+        (env.bin_dir / name).chmod(0o755)
 
 
-# `python3 -m pip install ...` (kfp's lightweight-component prefix, `packages_to_install`) goes straight to
-# uv, without starting Python first: that start was two thirds of a no-op install. Options pip knows and
-# uv does not are dropped or renamed by pip_shim's tables; every other use of `python` is the interpreter.
+# The environment's `python`/`python3` is this sh front to the interpreter:
+# - `python3 -m pip install ARGS` (kfp's lightweight-component prefix, `packages_to_install`) is answered
+#   by a file test when ARGS were installed before (pip_shim.py says where installs go), without starting
+#   any Python; the first time, pip_shim.py installs them with uv.
+# - the task's install dirs, listed in $SLUICE_TASK_SITE, go first on PYTHONPATH;
+# - `python3 -m kfp.dsl.executor_main ...` (the end of every lightweight component's command) goes to the
+#   environment's warm executor when the task was given one (warm.py); warm_client.py falls back to the
+#   interpreter itself whenever the executor is not there or declines.
+# Every other use is the interpreter itself.
 _FRONT = """#!/bin/sh
-# Written by Sluice (sluice/runtime/environments.py): `python -m pip install` is run by uv.
-if [ "$1" = "-m" ] && [ "$2" = "pip" ] && [ "$3" = "install" ]; then
+# Written by Sluice (sluice/runtime/environments.py)
+if [ "$1" = "-m" ] && [ "$2" = "pip" ] && [ "$3" = "install" ] && [ -n "$SLUICE_TASK_SITE" ]; then
   shift 3
-  n=$#
-  while [ "$n" -gt 0 ]; do
-    a=$1; shift; n=$((n - 1))
-    case $a in
-{cases}
-      *) set -- "$@" "$a" ;;
-    esac
-  done
-  UV_NATIVE_TLS=${UV_NATIVE_TLS:-1} exec "{uv}" pip install --python "{python}" "$@"
+  key=$(printf '%s\\000' "$@" | sha256sum)
+  dir="{installs}/${key%% *}"
+  if [ -e "$dir/ok" ]; then
+    if [ -d "$dir/site" ]; then echo "$dir/site" >> "$SLUICE_TASK_SITE"; fi
+    exit 0
+  fi
+  exec "{python}" -I -S "{ours}/pip_shim.py" install "$@"
+fi
+if [ -n "$SLUICE_TASK_SITE" ] && [ -s "$SLUICE_TASK_SITE" ]; then
+  p=
+  while IFS= read -r d; do p="$d${p:+:$p}"; done < "$SLUICE_TASK_SITE"
+  PYTHONPATH="$p${PYTHONPATH:+:$PYTHONPATH}"
+  export PYTHONPATH
+fi
+if [ "$1" = "-m" ] && [ "$2" = "kfp.dsl.executor_main" ] && [ -n "$SLUICE_WARM_SOCKET" ]; then
+  exec "{python}" -I -S "{ours}/warm_client.py" "$@"
 fi
 exec "{python}" "$@"
 """
 
 
-def _cases() -> str:
-    """The `case` branches of the sh front, from pip_shim's tables (one list of pip's options, not two)."""
-    lines = ["      " + "|".join([*DROP, *(f"{o}=*" for o in DROP_WITH_VALUE)]) + ") ;;"]
-    for old, new in RENAME.items():
-        lines.append(f'      {old}) set -- "$@" {new} ;;')
-        lines.append(f'      {old}=*) set -- "$@" "{new}=${{a#{old}=}}" ;;')
-    return "\n".join(lines)
+def _front(python: str, ours: str, installs: str) -> str:
+    return _FRONT.replace("{python}", python).replace("{ours}", ours).replace("{installs}", installs)
 
 
-def _install_interpreter_front(env: TaskEnvironment, uv_bin: str, version_name: str) -> None:
-    real = env.bin_dir / version_name  # python3.11: the interpreter itself (a link to the base Python)
-    base = os.path.realpath(env.bin_dir / "python")
-    for name in ("python", "python3", version_name):
-        (env.bin_dir / name).unlink(missing_ok=True)
-    real.symlink_to(base)
-    for name in ("python", "python3"):
-        front = env.bin_dir / name
-        front.write_text(_FRONT.replace("{uv}", uv_bin).replace("{python}", str(real)).replace("{cases}", _cases()))
-        front.chmod(0o755)
+@functools.cache
+def _content() -> str:
+    """A digest of what Sluice writes into an environment: one made by another version is not reused."""
+    return hashlib.sha256("\0".join([_FRONT, _CLIENT.read_text(), _SHIM.read_text()]).encode()).hexdigest()
 
 
 class Environments:
@@ -129,7 +149,8 @@ class Environments:
     def for_task(self, image: str, sdk_version: str) -> TaskEnvironment:
         """The environment for tasks of `image` compiled by `sdk_version`, created on first use."""
         requirement = _sdk_requirement(sdk_version)
-        key = hashlib.sha256(f"{_LAYOUT}\0{image}\0{requirement}\0{sys.version_info[:2]}".encode()).hexdigest()[:16]
+        key = hashlib.sha256(f"{_LAYOUT}\0{_content()}\0{image}\0{requirement}\0{sys.version_info[:2]}"
+                             .encode()).hexdigest()[:16]
         with self._lock:
             if key in self._ready:
                 return self._ready[key]
@@ -150,7 +171,7 @@ class Environments:
                 self._run([uv_bin, "pip", "install", "--quiet", "--compile-bytecode",
                            "--python", str(env.bin_dir / "python"),
                            requirement, "--no-deps"])
-            _install_pip_shim(env, uv_bin)
+            _install_fronts(env, uv_bin)
             (env.path / _READY).write_text(requirement or "")
 
     @staticmethod

@@ -21,6 +21,7 @@ from sluice.errors import InvalidArgument
 from sluice.runtime import artifacts as staging
 from sluice.runtime.environments import EnvironmentFailure, Environments
 from sluice.runtime.executors.base import Executor, Handle, ProcessSpec
+from sluice.runtime.warm import WarmExecutors
 
 
 @dataclass(frozen=True)
@@ -42,10 +43,12 @@ class AttemptPaths:
 class Launcher:
     """Runs task attempts through an Executor and reports Outcomes."""
 
-    def __init__(self, root: Path, executor: Executor, environments: Environments, grace_seconds: float) -> None:
+    def __init__(self, root: Path, executor: Executor, environments: Environments, grace_seconds: float,
+                 warm: WarmExecutors | None = None) -> None:
         self.root = root
         self.executor = executor
         self.environments = environments
+        self.warm = warm
         self.grace_seconds = grace_seconds
         self._handles: dict[int, Handle] = {}
         self._cancelled: set[int] = set()
@@ -109,7 +112,11 @@ class Launcher:
         argv = resolve_command(executor.command, ctx) + resolve_command(executor.args, ctx)
         env = self.environments.for_task(executor.image, spec.sdk_version)
         variables = env.variables(dict(os.environ))
+        address = self.warm.socket_for(env, variables) if self.warm is not None else None
         variables.update(executor.env)
+        variables["SLUICE_TASK_SITE"] = str(paths.workdir / ".sluice-site")  # this attempt's installs (pip_shim.py)
+        if address is not None:
+            variables["SLUICE_WARM_SOCKET"] = address
         handle = self.executor.start(ProcessSpec(argv, variables, paths.workdir, paths.log))
         if on_start is not None:
             on_start(handle.ident)  # stored, so that whoever takes the job over can stop this process

@@ -33,13 +33,16 @@ class LocalExecutor:
     """Runs each task attempt as a subprocess of this server."""
 
     def start(self, spec: ProcessSpec) -> LocalHandle:
-        """Start `spec.argv` in a new session (own process group), output to the log file."""
+        """Start `spec.argv` in its own process group, output to the log file.
+
+        The group stays in this session (no setsid) so that the warm executor's children can join it.
+        """
         spec.log_path.parent.mkdir(parents=True, exist_ok=True)
         spec.cwd.mkdir(parents=True, exist_ok=True)
         with open(spec.log_path, "ab", buffering=0) as log:
             process = subprocess.Popen(
                 list(spec.argv), env=dict(spec.env), cwd=spec.cwd, stdin=subprocess.DEVNULL,
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                stdout=log, stderr=subprocess.STDOUT, process_group=0,
             )
         return LocalHandle(process)
 
