@@ -113,6 +113,8 @@ class Launcher:
         env = self.environments.for_task(executor.image, spec.sdk_version)
         variables = env.variables(dict(os.environ))
         address = self.warm.socket_for(env, variables) if self.warm is not None else None
+        (paths.workdir / "tmp").mkdir(exist_ok=True)
+        variables["TMPDIR"] = str(paths.workdir / "tmp")  # the task's own /tmp (kfp's `mktemp -d` goes there)
         variables.update(executor.env)
         variables["SLUICE_TASK_SITE"] = str(paths.workdir / ".sluice-site")  # this attempt's installs (pip_shim.py)
         if address is not None:

@@ -17,12 +17,15 @@ def _cold() -> None:
 
 
 def _end(status: int) -> None:
+    """End as the child did: by its signal (so that the shell sees 128+N), or with its exit code."""
     if os.WIFSIGNALED(status):
         import signal  # noqa: PLC0415 - only on this path: startup time is what this file is about
 
         sig = os.WTERMSIG(status)
-        signal.signal(sig, signal.SIG_DFL)
+        if sig not in (signal.SIGKILL, signal.SIGSTOP):  # those two have no handler to reset
+            signal.signal(sig, signal.SIG_DFL)
         os.kill(os.getpid(), sig)
+        os._exit(128 + sig)  # a signal whose default is not to end the process
     os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
 
 

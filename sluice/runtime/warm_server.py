@@ -96,6 +96,8 @@ def _run_child(argv: list[str], env: dict[str, str], cwd_fd: int) -> int:
     os.environ.clear()
     os.environ.update(env)
     time.tzset()
+    if "tempfile" in sys.modules:
+        setattr(sys.modules["tempfile"], "tempdir", None)  # noqa: B010 - found again from the task's TMPDIR
     sys.dont_write_bytecode = bool(env.get("PYTHONDONTWRITEBYTECODE"))
     _stdio(bool(env.get("PYTHONUNBUFFERED")))
     extra = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]

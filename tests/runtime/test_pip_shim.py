@@ -5,7 +5,7 @@ import subprocess
 from pathlib import Path
 
 from sluice.runtime.environments import Environments
-from sluice.runtime.pip_shim import translate
+from sluice.runtime.pip_shim import cacheable, install_key, translate
 
 
 def test_kfp_prefix_translates() -> None:
@@ -22,17 +22,48 @@ def test_index_options_keep_their_meaning() -> None:
                                "--allow-insecure-host=other", "pkg"]
 
 
-def test_the_environments_python_hands_pip_installs_to_uv(envs_dir: Path) -> None:
-    env = Environments(envs_dir).for_task("python:3.11", "kfp-2.17.3")
-    variables = env.variables(dict(os.environ))
-    # kfp's own prefix, with an argument holding spaces and quotes: a no-op, answered by uv without Python
-    prefix = ["python3", "-m", "pip", "install", "--quiet", "--no-warn-script-location", "kfp==2.17.3", "--no-deps",
+KFP_PREFIX = ["--quiet", "--no-warn-script-location", "kfp==2.17.3", "--no-deps",
               'typing-extensions>=3.7.4,<5; python_version<"3.9"']
-    done = subprocess.run(prefix, env=variables, capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr
+
+
+def _pip(variables: dict[str, str], args: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["python3", "-m", "pip", "install", *args], env=variables, capture_output=True, text=True,
+                          check=False)
+
+
+def test_an_install_the_environment_already_satisfies_leaves_nothing_and_is_answered_without_python(
+    tmp_path: Path,
+) -> None:
+    env = Environments(tmp_path / "envs").for_task("python:3.11", "kfp-2.17.3")
+    site_list = tmp_path / "task-site"
+    variables = {**env.variables(dict(os.environ)), "SLUICE_TASK_SITE": str(site_list)}
+    first = _pip(variables, KFP_PREFIX)  # the first time, uv installs and the duplicate of kfp is dropped
+    assert first.returncode == 0, first.stderr
+    done = env.path / "installs" / install_key(KFP_PREFIX)
+    assert (done / "ok").exists() and not (done / "site").exists()
+    assert not site_list.exists()  # nothing to put on the task's path
+    shim = env.path / "sluice" / "pip_shim.py"
+    shim.rename(shim.with_suffix(".away"))  # any Python start would now fail: the answer must come from sh
+    try:
+        again = _pip(variables, KFP_PREFIX)
+        odd = ["--quiet", "a b", "it's", 'say "x"', "line\nbreak", "ünï", "*", "$HOME"]
+        (env.path / "installs" / install_key(odd)).mkdir()
+        (env.path / "installs" / install_key(odd) / "ok").write_text("")
+        same_key = _pip(variables, odd)  # the sh front's key is pip_shim's key, whatever the arguments
+    finally:
+        shim.with_suffix(".away").rename(shim)
+    assert again.returncode == 0, again.stderr
+    assert same_key.returncode == 0, same_key.stderr
     where = subprocess.run(["python3", "-c", "import sys, kfp; print(sys.prefix, kfp.__version__)"],
                            env={**variables, "_KFP_RUNTIME": "true"}, capture_output=True, text=True, check=True)
     assert where.stdout.split() == [str(env.path), "2.17.3"]
     listed = subprocess.run(["python3", "-m", "pip", "list"], env=variables, capture_output=True, text=True,
                             check=False)
-    assert listed.returncode == 0 and "kfp" in listed.stdout  # other pip commands: the Python shim
+    assert listed.returncode == 0 and "kfp" in listed.stdout  # other pip commands: uv, on the environment
+
+
+def test_files_and_upgrades_are_installed_for_each_task() -> None:
+    assert cacheable(KFP_PREFIX)
+    assert not cacheable(["-r", "requirements.txt"]) and not cacheable(["--requirement=req.txt"])
+    assert not cacheable(["-U", "pandas"]) and not cacheable(["--force-reinstall", "pandas"])
+    assert not cacheable([str(Path(__file__))])  # a local path: its contents may change

@@ -692,3 +692,37 @@ def test_lightweight_component_leaves_sluice_environment_untouched(
     assert Path(out["prefix"]).resolve().is_relative_to(envs_dir.resolve())
     assert after == before
     assert importlib.util.find_spec("pyjokes") is None
+
+
+@dsl.component(base_image=IMAGE, packages_to_install=["pyjokes==0.6.0"])
+def uses_older_package() -> str:
+    from importlib.metadata import version
+
+    return version("pyjokes")
+
+
+@dsl.component(base_image=IMAGE)
+def asks_for_nothing() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("pyjokes") is not None
+
+
+@dsl.pipeline(name="installs-kept-apart")
+def installs_pipeline():
+    first = uses_package()
+    older = uses_older_package().after(first)
+    asks_for_nothing().after(older)
+
+
+def test_a_task_sees_only_the_packages_it_asked_for(
+    compile_pipeline: Compile, run_spec: RunSpec, envs_dir: Path
+) -> None:
+    snapshot = run_spec(compile_pipeline(installs_pipeline))
+    _succeeded(snapshot)
+    assert task(snapshot, "uses-package").outputs.parameters["version"] == "0.8.3"
+    assert task(snapshot, "uses-older-package").outputs.parameters["Output"] == "0.6.0"  # changed requirements
+    assert task(snapshot, "asks-for-nothing").outputs.parameters["Output"] is False  # no one else's installs
+    prefix = Path(task(snapshot, "uses-package").outputs.parameters["prefix"])
+    site = next((prefix / "lib").glob("python*/site-packages"))
+    assert not list(site.glob("pyjokes*")), "an install went into the shared environment"
