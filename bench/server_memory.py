@@ -5,7 +5,8 @@
 Starts `sluice server` (SQLite, fresh root) and submits one job through the REST API: a ParallelFor of
 `--items` trivial container tasks (`true`). It samples the server's RSS (/proc/PID/status VmRSS) every
 0.2 s until the job ends, and prints the RSS before the job, the peak, and the growth per task. Target
-(issue 7): RSS < 300 MB with a 10,000-task job in flight.
+(issue 7): RSS < 300 MB with a 10,000-task job in flight. Then it GETs the finished job three times
+(`GetPipelineJob`, the whole resource with every task row) and prints the median time and the size.
 """
 
 import argparse
@@ -89,6 +90,14 @@ def main() -> None:
             peak = max(peak, rss_mb(server.pid))
             state = call(f"{url}?filter=pipeline_job_user_id%3D%22memory-job%22")["pipelineJobs"][0]["state"]
         wall = time.perf_counter() - start
+        gets = []
+        for _ in range(3):
+            began = time.perf_counter()
+            request = urllib.request.Request(f"{url}/memory-job")
+            with urllib.request.urlopen(request, timeout=120) as answer:
+                size = len(answer.read())
+            gets.append(time.perf_counter() - began)
+        get_peak = rss_mb(server.pid)
     finally:
         server.terminate()
         server.wait(30)
@@ -98,6 +107,8 @@ def main() -> None:
           f"({1000 * wall / args.items:.2f} ms/task)")
     print(f"server RSS: {before:.0f} MB before the job, peak {peak:.0f} MB in flight, "
           f"growth {1024 * (peak - before) / args.items:.1f} KB per task (target: peak < 300 MB)")
+    print(f"GET of the finished job ({args.items} iterations, {2 * args.items + 2} task rows, {size / 1e6:.1f} MB "
+          f"of JSON): median {1000 * sorted(gets)[1]:.0f} ms of 3; server RSS after the GETs {get_peak:.0f} MB")
 
 
 if __name__ == "__main__":
