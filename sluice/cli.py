@@ -42,7 +42,8 @@ from sluice.remote import Remote, follow, job_table, report
 from sluice.rerun_args import parse_rerun_args
 from sluice.runtime.assembly import open_runtime
 from sluice.runtime.orchestrator import utc_now
-from sluice.store.store import SchemaTooNew, Store
+from sluice.store.schema import SchemaTooNew
+from sluice.store.store import Store
 
 app = typer.Typer(help="Sluice: run Kubeflow pipelines locally and serve them as Vertex AI PipelineJobs.",
                   no_args_is_help=True, add_completion=False)

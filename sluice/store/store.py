@@ -9,10 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 from sluice.domain.actions import Action, CacheResult, NewTask, SetJob
@@ -26,10 +22,9 @@ from sluice.errors import Aborted, AlreadyExists, FailedPrecondition, NotFound
 from sluice.store import cache, listing
 from sluice.store.operations import OperationLog, insert_operation
 from sluice.store.rows import api_extra, job_record, job_row, read_job, read_tasks
+from sluice.store.schema import upgrade
 from sluice.store.tables import labels, pipeline_jobs, task_status_history, tasks
 from sluice.store.transitions import insert_task, update
-
-_MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def _engine(url: str) -> Engine:
@@ -49,30 +44,6 @@ def _engine(url: str) -> Engine:
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
-
-
-class SchemaTooNew(Exception):
-    """The database was migrated by a newer Sluice than this one; running on it could corrupt it."""
-
-
-def upgrade(engine: Engine) -> str:
-    """Bring the schema to the newest revision (Alembic; the same migrations on SQLite and PostgreSQL).
-
-    Returns the revision. Refuses (SchemaTooNew) a database at a revision this code does not know.
-    """
-    config = Config(str(_MIGRATIONS / "alembic.ini"))
-    config.set_main_option("script_location", str(_MIGRATIONS))
-    scripts = ScriptDirectory.from_config(config)
-    with engine.begin() as conn:
-        current = MigrationContext.configure(conn).get_current_revision()
-        if current is not None and current not in {s.revision for s in scripts.walk_revisions()}:
-            raise SchemaTooNew(
-                f"the database is at schema revision {current}, which this Sluice does not know (it knows up to "
-                f"{scripts.get_current_head()}): it was upgraded by a newer Sluice; run that version, or upgrade"
-            )
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")
-    return str(scripts.get_current_head())
 
 
 class Store:

@@ -16,8 +16,10 @@ from sluice.domain.listing import JobField, JobQuery, OrderKey
 from sluice.domain.records import Artifact, JobRecord, TaskKind, Values
 from sluice.domain.states import IllegalTransition, PipelineState, TaskState
 from sluice.errors import Aborted, AlreadyExists, FailedPrecondition, NotFound
+from sluice.store import schema
 from sluice.store import store as store_module
-from sluice.store.store import SchemaTooNew, Store
+from sluice.store.schema import SchemaTooNew
+from sluice.store.store import Store
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
 
@@ -173,3 +175,8 @@ def test_a_database_from_a_newer_sluice_is_refused(db_url: str) -> None:
     engine.dispose()
     with pytest.raises(SchemaTooNew, match="9999"):
         Store(db_url)
+
+
+def test_the_fast_path_knows_alembics_head() -> None:
+    """schema.HEAD lets a current database open without Alembic; it must be the newest migration."""
+    assert ScriptDirectory(str(schema.MIGRATIONS)).get_current_head() == schema.HEAD
