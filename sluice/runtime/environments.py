@@ -109,7 +109,7 @@ if [ "$1" = "-m" ] && [ "$2" = "pip" ] && [ "$3" = "install" ] && [ -n "$SLUICE_
   key=$(printf '%s\\000' "$@" | sha256sum)
   dir="{installs}/${key%% *}"
   if [ -e "$dir/ok" ]; then
-    if [ -d "$dir/site" ]; then echo "$dir/site" >> "$SLUICE_TASK_SITE"; fi
+    if [ -d "$dir/site" ]; then printf '%s\\n' "$dir/site" >> "$SLUICE_TASK_SITE"; fi
     exit 0
   fi
   exec "{python}" -I -S "{ours}/pip_shim.py" install "$@"

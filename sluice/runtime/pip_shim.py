@@ -59,8 +59,13 @@ def install_key(args: list[str]) -> str:
 
 def cacheable(args: list[str]) -> bool:
     """Whether the same ARGS always ask for the same packages (no files, no upgrades)."""
-    return not any(a.partition("=")[0] in _NOT_CACHED or (not a.startswith("-") and os.path.exists(a))
-                   for a in args)
+    for arg in args:
+        if arg.partition("=")[0] in _NOT_CACHED or (not arg.startswith("-") and os.path.exists(arg)):
+            return False
+        short = arg[1:] if arg.startswith("-") and not arg.startswith("--") else ""
+        if short and (short[0] in "rce" or "U" in short):  # -rreq.txt, -e., -qU: pip's joined short options
+            return False
+    return True
 
 
 def _normalise(name: str) -> str:
@@ -75,15 +80,22 @@ def _distributions(site: Path) -> dict[tuple[str, str], Path]:
     return found
 
 
+def _recorded(info: Path) -> set[str]:
+    return {line.rsplit(",", 2)[0] for line in (info / "RECORD").read_text().splitlines() if line}
+
+
 def drop_duplicates(site: Path, base: Path) -> None:
     """Remove from `site` every distribution that `base` holds at the same version (by its RECORD)."""
     held = _distributions(base)
-    for key, info in _distributions(site).items():
-        record = info / "RECORD"
-        if key not in held or not record.exists():
-            continue
-        for line in record.read_text().splitlines():
-            path = site / line.rsplit(",", 2)[0]
+    found = _distributions(site)
+    duplicates = {key: info for key, info in found.items() if key in held and (info / "RECORD").exists()}
+    kept: set[str] = set()  # files a distribution that stays also lists (a namespace package's __init__)
+    for key, info in found.items():
+        if key not in duplicates and (info / "RECORD").exists():
+            kept.update(_recorded(info))
+    for info in duplicates.values():
+        for name in _recorded(info) - kept:
+            path = site / name
             if path.is_file() or path.is_symlink():
                 path.unlink()
         shutil.rmtree(info, ignore_errors=True)
@@ -118,11 +130,13 @@ def install(args: list[str], task_site: Path) -> int:
         with open(installs / f"{key}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not (done / "ok").exists():
-                code = _install_into(installs / f"{key}.partial", args)
+                partial = installs / f"{key}.partial"
+                code = _install_into(partial, args)
                 if code:
                     return code
-                (installs / f"{key}.partial").rename(done)
-                (done / "ok").write_text(" ".join(args))
+                (partial / "ok").write_text(" ".join(args))  # inside, so a dir named `key` is always complete
+                shutil.rmtree(done, ignore_errors=True)  # left by a Sluice that died mid-rename (no `ok`)
+                partial.rename(done)
     else:
         done = task_site.parent / f"install-{key[:16]}"
         code = _install_into(done, args)
@@ -151,14 +165,16 @@ def _install_into(target: Path, args: list[str]) -> int:
 
 def main() -> None:
     """`python -m pip ...` in a task environment."""
-    args = translate(sys.argv[1:])
-    if not args or args[0] not in _SUBCOMMANDS:
-        sys.stderr.write(f"sluice's pip supports {', '.join(sorted(_SUBCOMMANDS))}; got {' '.join(sys.argv[1:])}\n")
+    given = sys.argv[1:]
+    at = next((i for i, a in enumerate(given) if a in _SUBCOMMANDS), None)
+    if at is None:
+        sys.stderr.write(f"sluice's pip supports {', '.join(sorted(_SUBCOMMANDS))}; got {' '.join(given)}\n")
         raise SystemExit(2)
+    command, options = given[at], given[:at] + given[at + 1:]  # pip's general options may come first
     task_site = os.environ.get("SLUICE_TASK_SITE")
-    if args[0] == "install" and task_site:
-        raise SystemExit(install(sys.argv[2:], Path(task_site)))
-    os.execv((argv := _uv(args))[0], argv)  # other commands, and installs outside a task
+    if command == "install" and task_site:
+        raise SystemExit(install(options, Path(task_site)))
+    os.execv((argv := _uv([command, *translate(options)]))[0], argv)  # other commands, installs outside a task
 
 
 if __name__ == "__main__":

@@ -53,7 +53,11 @@ class WarmExecutors:
             return server.address if server is not None else None
 
     def close(self) -> None:
-        """Stop every server: closing its stdin ends it; tasks it is running keep their process groups."""
+        """Stop every server: closing its stdin ends it once the tasks it forked have ended.
+
+        Those tasks keep running meanwhile, in their own process groups, as cold ones would (a server
+        that stops Sluice also leaves them to end, or to be stopped by recovery).
+        """
         with self._lock:
             self._closed = True
             servers = [s for s in self._servers.values() if s is not None]
@@ -61,11 +65,9 @@ class WarmExecutors:
         for server in servers:
             if server.process.stdin is not None:
                 server.process.stdin.close()
-            try:
-                server.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                server.process.kill()
-                server.process.wait()
+        for server in servers:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                server.process.wait(timeout=2)
             if server.process.stdout is not None:
                 server.process.stdout.close()
 
@@ -77,6 +79,7 @@ class WarmExecutors:
             process = subprocess.Popen(
                 [str(env.interpreter), str(SERVER), address], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=errors, env=server_env, cwd=env.path,
+                process_group=0,  # not in Sluice's group: a Ctrl-C for Sluice must not end running tasks
             )
         assert process.stdout is not None
         with selectors.DefaultSelector() as selector:

@@ -36,13 +36,13 @@ MODULE = "kfp.dsl.executor_main"
 # Variables read when an interpreter starts. A request whose values differ from this server's is run cold,
 # except those a fork can apply exactly (PYTHONPATH, PYTHONUNBUFFERED, PYTHONDONTWRITEBYTECODE).
 _APPLIED = {"PYTHONPATH", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE"}
-_STARTUP = ("LANG", "LC_ALL", "LC_CTYPE", "_KFP_RUNTIME")
+_STARTUP = ("LANG", "LC_ALL", "LC_CTYPE", "_KFP_RUNTIME", "LD_LIBRARY_PATH", "LD_PRELOAD", "GLIBC_TUNABLES")
 _BASE_PATH = sys.path[1:]  # sys.path[0] is this file's directory: not the task's
 _HEADER = struct.Struct("!Q")
 
 
 def _startup_settings(env: dict[str, str]) -> tuple[tuple[str, str | None], ...]:
-    python = {k: v for k, v in env.items() if k.startswith("PYTHON") and k not in _APPLIED}
+    python = {k: v for k, v in env.items() if k.startswith(("PYTHON", "MALLOC_")) and k not in _APPLIED}
     return tuple(sorted(python.items())) + tuple((k, env.get(k)) for k in _STARTUP)
 
 
@@ -120,9 +120,9 @@ def _run_child(argv: list[str], env: dict[str, str], cwd_fd: int) -> int:
     except BaseException:  # what the interpreter does with an uncaught exception
         sys.excepthook(*sys.exc_info())
         code = 1
-    atexit._run_exitfuncs()
     if "threading" in sys.modules:
-        sys.modules["threading"]._shutdown()  # wait for non-daemon threads, as at exit
+        sys.modules["threading"]._shutdown()  # wait for non-daemon threads, then atexit, as at exit
+    atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -131,28 +131,28 @@ def _run_child(argv: list[str], env: dict[str, str], cwd_fd: int) -> int:
     return code
 
 
-def _holds(directory: str, package: str) -> bool:
-    return os.path.exists(os.path.join(directory, package)) or os.path.exists(os.path.join(directory, package + ".py"))
+def _imported_modules() -> frozenset[str]:
+    """Top-level modules this server imported (kfp and the standard library's), other than built-in ones."""
+    return frozenset(name.partition(".")[0] for name in sys.modules) - set(sys.builtin_module_names)
 
 
-def _imported_packages() -> list[str]:
-    """Top-level packages this server imported from site-packages (kfp): a task must see the same ones."""
-    sites = [p for p in sys.path if p.endswith("site-packages")]
-    tops = {name.partition(".")[0] for name in sys.modules}
-    return sorted(t for t in tops if any(_holds(s, t) for s in sites))
-
-
-def _shadows(env: dict[str, str], packages: list[str]) -> bool:
-    """Whether the task's PYTHONPATH (its own installs) holds another copy of a package imported here."""
-    entries = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-    return any(_holds(e, t) for e in entries for t in packages)
+def _shadows(env: dict[str, str], modules: frozenset[str]) -> bool:
+    """Whether the task's PYTHONPATH (its own installs) holds another copy of a module imported here."""
+    for entry in (p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p):
+        try:
+            names = {name.partition(".")[0] for name in os.listdir(entry)}  # packages, .py, .so alike
+        except OSError:
+            continue
+        if names & modules:
+            return True
+    return False
 
 
 class Server:
     """Accepts requests on `address`, forks one child per request, reports each child's end."""
 
     def __init__(self, address: str) -> None:
-        self.packages = _imported_packages()
+        self.modules = _imported_modules()
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind("\0" + address.removeprefix("@"))  # Linux's abstract namespace: no file to go stale
         self.listener.listen(128)
@@ -162,28 +162,34 @@ class Server:
         self.children: dict[int, tuple[socket.socket, int]] = {}  # pidfd -> (client, pid)
 
     def serve(self) -> None:
-        """Until Sluice closes our stdin (or dies)."""
-        while True:
+        """Until Sluice closes our stdin (or dies); then without taking requests, until our children end."""
+        accepting = True
+        while accepting or self.children:
             for key, _ in self.selector.select():
                 if key.data == "parent":
-                    return
-                if key.data == "accept":
-                    conn, _ = self.listener.accept()
+                    self.selector.unregister(sys.stdin)
+                    self.selector.unregister(self.listener)
+                    self.listener.close()  # new requests are refused: their clients run cold
+                    accepting = False
+                elif key.data == "accept" and accepting:
+                    try:
+                        conn, _ = self.listener.accept()
+                    except OSError:
+                        continue  # e.g. out of file descriptors for a moment: the client retries cold
                     self._request(conn)
                 elif key.data == "child":
                     self._reap(key.fd)
 
     def _request(self, conn: socket.socket) -> None:
+        fds: list[int] = []
         try:
+            conn.settimeout(5)  # a client that stalls must not hold up everyone else's tasks
             peer_pid, peer_uid, _ = struct.unpack("3i", conn.getsockopt(
                 socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
             if peer_uid != os.getuid():
-                conn.close()  # only the user that runs Sluice may have code run here
-                return
+                raise PermissionError("only the user that runs Sluice may have code run here")
             head, fds, _, _ = socket.recv_fds(conn, _HEADER.size, 4)
             if len(head) < _HEADER.size or len(fds) != 4:
-                for fd in fds:
-                    os.close(fd)
                 raise OSError("short request")
             (size,) = _HEADER.unpack(head)
             payload = bytearray()
@@ -193,23 +199,31 @@ class Server:
                     raise OSError("short request")
                 payload += chunk
             argv, env = _decode(bytes(payload))
-        except (OSError, ValueError, struct.error):
-            conn.close()
-            return
-        try:
-            if argv[:2] == ["-m", MODULE] and _startup_settings(env) == _OWN and not _shadows(env, self.packages):
+            conn.settimeout(None)
+            if self._can_run(argv, env, peer_pid):
                 self._fork(conn, argv, env, fds, os.getpgid(peer_pid))
             else:
                 conn.sendall(b"C")
                 conn.close()
-        except OSError:
+        except (OSError, ValueError, IndexError, struct.error):
             conn.close()
         finally:
             for fd in fds:
                 os.close(fd)
 
+    def _can_run(self, argv: list[str], env: dict[str, str], peer_pid: int) -> bool:
+        """Whether a fork of this server is exactly what `python3 <argv>` in `env` would be."""
+        return (argv[:2] == ["-m", MODULE] and _startup_settings(env) == _OWN
+                and not _shadows(env, self.modules)
+                and os.getsid(peer_pid) == os.getsid(0))  # another session's group cannot be joined
+
     def _fork(self, conn: socket.socket, argv: list[str], env: dict[str, str], fds: list[int], pgid: int) -> None:
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            conn.sendall(b"C")  # nothing runs: the client may run it cold
+            conn.close()
+            return
         if pid == 0:  # the child: nothing of the server's may survive into the task
             code = 1
             try:
@@ -225,14 +239,19 @@ class Server:
                 os.write(2, f"sluice: the warm executor could not run the task: {traceback.format_exc()}".encode())
             finally:
                 os._exit(code)
-        # Also from this side, so that the group holds before the client hears the pid. An error means the
-        # child moved already, or the task's group is gone and the child fails on its own.
-        with contextlib.suppress(OSError):
-            os.setpgid(pid, pgid)
-        pidfd = os.pidfd_open(pid)
-        self.children[pidfd] = (conn, pid)
-        self.selector.register(pidfd, selectors.EVENT_READ, "child")
-        conn.sendall(b"W%d\n" % pid)
+        try:
+            # Also from this side, so that the group holds before the client hears the pid. An error means
+            # the child moved already, or the task's group is gone and the child fails on its own.
+            with contextlib.suppress(OSError):
+                os.setpgid(pid, pgid)
+            pidfd = os.pidfd_open(pid)
+            self.children[pidfd] = (conn, pid)
+            self.selector.register(pidfd, selectors.EVENT_READ, "child")
+            conn.sendall(b"W%d\n" % pid)
+        except BaseException:
+            os.kill(pid, signal.SIGKILL)  # it must not run behind a client that was told nothing
+            os.waitpid(pid, 0)
+            raise
 
     def _close_for_child(self, conn: socket.socket) -> None:
         self.selector.close()

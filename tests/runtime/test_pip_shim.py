@@ -5,7 +5,7 @@ import subprocess
 from pathlib import Path
 
 from sluice.runtime.environments import Environments
-from sluice.runtime.pip_shim import cacheable, install_key, translate
+from sluice.runtime.pip_shim import cacheable, drop_duplicates, install_key, translate
 
 
 def test_kfp_prefix_translates() -> None:
@@ -67,3 +67,30 @@ def test_files_and_upgrades_are_installed_for_each_task() -> None:
     assert not cacheable(["-r", "requirements.txt"]) and not cacheable(["--requirement=req.txt"])
     assert not cacheable(["-U", "pandas"]) and not cacheable(["--force-reinstall", "pandas"])
     assert not cacheable([str(Path(__file__))])  # a local path: its contents may change
+
+
+def test_joined_short_options_are_seen() -> None:
+    assert not cacheable(["-qU", "pandas"]) and not cacheable(["-rreq.txt"]) and not cacheable(["-e."])
+    assert cacheable(["-q", "pandas==2.2.3"])
+
+
+def _dist(site: Path, name: str, version: str, files: dict[str, str]) -> None:
+    info = site / f"{name}-{version}.dist-info"
+    info.mkdir(parents=True)
+    for rel, text in files.items():
+        (site / rel).parent.mkdir(parents=True, exist_ok=True)
+        (site / rel).write_text(text)
+    (info / "RECORD").write_text("".join(f"{rel},sha256=x,1\n" for rel in files) + f"{info.name}/RECORD,,\n")
+
+
+def test_dropping_duplicates_keeps_what_the_other_distributions_list(tmp_path: Path) -> None:
+    base, site = tmp_path / "base", tmp_path / "site"
+    _dist(base, "same", "1.0", {"ns/__init__.py": "", "ns/same.py": ""})
+    _dist(site, "same", "1.0", {"ns/__init__.py": "", "ns/same.py": ""})  # what base holds: dropped
+    _dist(site, "other", "2.0", {"ns/__init__.py": "", "ns/other.py": ""})  # stays, with the shared file
+    _dist(base, "newer", "1.0", {"newer.py": "old"})
+    _dist(site, "newer", "1.1", {"newer.py": "new"})  # another version: stays
+    drop_duplicates(site, base)
+    left = sorted(str(p.relative_to(site)) for p in site.rglob("*") if p.is_file())
+    assert left == ["newer-1.1.dist-info/RECORD", "newer.py", "ns/__init__.py", "ns/other.py",
+                    "other-2.0.dist-info/RECORD"]

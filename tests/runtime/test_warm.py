@@ -139,8 +139,16 @@ def test_failures_end_the_same_warm_and_cold(compile_pipeline: Compile, tmp_path
 @dsl.component(base_image=IMAGE)
 def hang(marker: str) -> None:
     import os
+    import signal
+    import sys
     import time
 
+    def clean_up(*_: object) -> None:
+        with open(marker + ".cleaned", "w") as f:
+            f.write("cleaned up")
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, clean_up)
     with open(marker, "w") as f:
         f.write(str(os.getpid()))
     time.sleep(120)
@@ -152,7 +160,7 @@ def hang_pipeline(marker: str) -> None:
 
 
 @pytest.mark.parametrize("warm", [True, False])
-def test_cancelling_stops_the_component_process(
+def test_cancelling_stops_the_component_after_its_grace_period(
     compile_pipeline: Compile, tmp_path: Path, envs_dir: Path, warm: bool
 ) -> None:
     settings = _settings(tmp_path, envs_dir, warm)
@@ -181,5 +189,6 @@ def test_cancelling_stops_the_component_process(
             break
         time.sleep(0.02)
     assert not Path(f"/proc/{pid}").exists(), "the component's process outlived the cancel"
+    assert Path(f"{marker}.cleaned").read_text() == "cleaned up"  # it had its grace period to end on SIGTERM
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)

@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import subprocess
+import time
 from dataclasses import dataclass
 
 from sluice.runtime.executors.base import Handle, ProcessSpec
@@ -27,6 +28,14 @@ class LocalHandle:
 def _kill_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 class LocalExecutor:
@@ -56,9 +65,14 @@ class LocalExecutor:
     def terminate(self, handle: Handle, grace_seconds: float) -> None:
         """SIGTERM the group; SIGKILL it if the process outlives the grace period."""
         assert isinstance(handle, LocalHandle)
+        deadline = time.monotonic() + grace_seconds
         _kill_group(handle.process.pid, signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
             handle.process.wait(timeout=grace_seconds)
+        # The shell that leads the group usually ends at once; the component itself gets the rest of
+        # the grace period to end the way it handles SIGTERM.
+        while time.monotonic() < deadline and _group_alive(handle.process.pid):
+            time.sleep(0.02)
         _kill_group(handle.process.pid, signal.SIGKILL)
 
     def kill(self, ident: str) -> bool:
