@@ -24,7 +24,7 @@ from sluice.store.operations import OperationLog, insert_operation
 from sluice.store.rows import api_extra, job_record, job_row, read_job, read_tasks
 from sluice.store.schema import upgrade
 from sluice.store.tables import labels, pipeline_jobs, task_status_history, tasks
-from sluice.store.transitions import insert_task, update
+from sluice.store.transitions import Row, insert_history, insert_tasks, task_row, update
 
 
 def _engine(url: str) -> Engine:
@@ -182,16 +182,28 @@ class Store:
                 seq = conn.execute(sa.select(sa.func.coalesce(sa.func.max(tasks.c.seq), 0))
                                    .where(tasks.c.job_id == job_id)).scalar_one()
             touched: set[int] = set()
+            new_rows: list[Row] = []
+            history: list[Row] = []
             for action in actions:
                 if isinstance(action, NewTask):
                     seq += 1
-                    insert_task(conn, job_id, seq, action, now)
-                elif isinstance(action, CacheResult):
-                    cache.record(conn, job_id, action.task_id, action.key, now)
+                    row, line = task_row(job_id, seq, action, now)
+                    new_rows.append(row)
+                    history.append(line)
                 else:
-                    update(conn, job_id, action, now)
+                    if new_rows:  # rows planned before this action may be what it updates
+                        insert_tasks(conn, new_rows)
+                        new_rows = []
+                    if isinstance(action, CacheResult):
+                        cache.record(conn, job_id, action.task_id, action.key, now)
+                    elif (moved := update(conn, job_id, action, now)) is not None:
+                        history.append(moved)
                 if not isinstance(action, SetJob):
                     touched.add(action.task_id)
+            if new_rows:
+                insert_tasks(conn, new_rows)
+            if history:
+                insert_history(conn, history)
             mine = pipeline_jobs.c.job_id == job_id
             if owner is not None:
                 mine = sa.and_(mine, pipeline_jobs.c.owner == owner)

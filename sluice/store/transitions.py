@@ -1,7 +1,12 @@
-"""Writing the planner's actions: inserts and compare-and-set updates, each with its history line."""
+"""Writing the planner's actions: inserts and compare-and-set updates, each with its history line.
+
+Inserts (new tasks, history lines) are batched by the Store into one statement per kind and apply: a
+ParallelFor step creates many rows, and building one statement per row was most of its store time.
+"""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -13,31 +18,41 @@ from sluice.domain.states import PipelineState, TaskState, check_job_move, check
 from sluice.errors import Aborted
 from sluice.store.tables import pipeline_jobs, task_status_history, tasks
 
+Row = dict[str, Any]
 
-def insert_task(conn: Connection, job_id: str, seq: int, task: NewTask, now: datetime) -> None:
-    """Insert a planned task row and its first history line; Aborted if it exists already."""
-    terminal = task.state.terminal
+
+def task_row(job_id: str, seq: int, task: NewTask, now: datetime) -> tuple[Row, Row]:
+    """The tasks row of a planned task and its first history line (inserted in batches by the Store)."""
+    row = {
+        "task_id": task.task_id, "job_id": job_id, "seq": seq, "parent_id": task.parent_id, "key": task.key,
+        "name": task.name, "component": task.component, "kind": task.kind.value, "state": task.state.value,
+        "create_time": now, "start_time": now if task.state is TaskState.RUNNING else None,
+        "end_time": now if task.state.terminal else None, "attempt": 0, "inputs": task.inputs.to_json(),
+        "outputs": task.outputs.to_json(), "error": task.error, "detail": task.detail,
+    }
+    return row, history_row(job_id, task.task_id, task.state, task.error, now)
+
+
+def insert_tasks(conn: Connection, rows: list[Row]) -> None:
+    """Insert planned task rows in one statement; Aborted if one exists already."""
     try:
-        conn.execute(tasks.insert().values(
-            task_id=task.task_id, job_id=job_id, seq=seq, parent_id=task.parent_id, key=task.key,
-            name=task.name, component=task.component, kind=task.kind.value, state=task.state.value,
-            create_time=now, start_time=now if task.state is TaskState.RUNNING else None,
-            end_time=now if terminal else None, attempt=0, inputs=task.inputs.to_json(),
-            outputs=task.outputs.to_json(), error=task.error, detail=task.detail,
-        ))
+        conn.execute(tasks.insert(), rows)
     except sa.exc.IntegrityError:
-        raise Aborted(f"task {task.task_id} was created concurrently") from None
-    history(conn, job_id, task.task_id, task.state, task.error, now)
+        raise Aborted("a task was created concurrently") from None
 
 
-def history(conn: Connection, job_id: str, task_id: int, state: TaskState, err: Any, now: datetime) -> None:
-    """Append one line to a task's pipelineTaskStatus history."""
-    conn.execute(task_status_history.insert().values(
-        task_id=task_id, job_id=job_id, update_time=now, state=state.value, error=err))
+def history_row(job_id: str, task_id: int, state: TaskState, err: Any, now: datetime) -> Row:
+    """One line of a task's pipelineTaskStatus history."""
+    return {"task_id": task_id, "job_id": job_id, "update_time": now, "state": state.value, "error": err}
 
 
-def update(conn: Connection, job_id: str, action: Action, now: datetime) -> None:
-    """Apply one state-changing action with compare-and-set."""
+def insert_history(conn: Connection, rows: list[Row]) -> None:
+    """Append history lines in one statement."""
+    conn.execute(task_status_history.insert(), rows)
+
+
+def update(conn: Connection, job_id: str, action: Action, now: datetime) -> Row | None:
+    """Apply one state-changing action with compare-and-set; the task's history line to add, if any."""
     if isinstance(action, SetJob):
         check_job_move(action.expected, action.state)
         values: dict[str, Any] = {"state": action.state.value, "update_time": now}
@@ -48,18 +63,19 @@ def update(conn: Connection, job_id: str, action: Action, now: datetime) -> None
         if action.error is not None:
             values["error"] = action.error
         cas(conn, pipeline_jobs, pipeline_jobs.c.job_id == job_id, action.expected.value, values)
-        return
+        return None
     if isinstance(action, Launch):
-        set_task(conn, job_id, SetTask(action.task_id, TaskState.PENDING, TaskState.RUNNING), now,
-                  {"attempt": tasks.c.attempt + 1})
-    elif isinstance(action, Terminate):
-        set_task(conn, job_id, SetTask(action.task_id, TaskState.RUNNING, TaskState.CANCEL_PENDING), now, {})
-    elif isinstance(action, SetTask):
-        set_task(conn, job_id, action, now, {})
+        return set_task(conn, job_id, SetTask(action.task_id, TaskState.PENDING, TaskState.RUNNING), now,
+                        {"attempt": tasks.c.attempt + 1})
+    if isinstance(action, Terminate):
+        return set_task(conn, job_id, SetTask(action.task_id, TaskState.RUNNING, TaskState.CANCEL_PENDING), now, {})
+    if isinstance(action, SetTask):
+        return set_task(conn, job_id, action, now, {})
+    return None
 
 
-def set_task(conn: Connection, job_id: str, action: SetTask, now: datetime, extra: dict[str, Any]) -> None:
-    """Move a task (compare-and-set on its state) and record the move in its history."""
+def set_task(conn: Connection, job_id: str, action: SetTask, now: datetime, extra: dict[str, Any]) -> Row:
+    """Move a task (compare-and-set on its state); the history line that records the move."""
     check_task_move(action.expected, action.state)
     values: dict[str, Any] = {"state": action.state.value, **extra}
     if action.state is TaskState.RUNNING:
@@ -73,9 +89,24 @@ def set_task(conn: Connection, job_id: str, action: SetTask, now: datetime, extr
     values["error"] = action.error  # every move sets the error it has, None clears an earlier attempt's
     if action.detail is not None:
         values["detail"] = action.detail
-    where = sa.and_(tasks.c.task_id == action.task_id, tasks.c.job_id == job_id)
-    cas(conn, tasks, where, action.expected.value, values)
-    history(conn, job_id, action.task_id, action.state, action.error, now)
+    bump = values.pop("attempt", None) is not None
+    params = {f"v_{k}": v for k, v in values.items()}
+    params.update(w_task_id=action.task_id, w_job_id=job_id, w_expected=action.expected.value)
+    if conn.execute(_task_move(tuple(sorted(values)), bump), params).rowcount != 1:
+        raise Aborted(f"tasks: the row is no longer in state {action.expected.value}")
+    return history_row(job_id, action.task_id, action.state, action.error, now)
+
+
+@functools.cache
+def _task_move(columns: tuple[str, ...], bump_attempt: bool) -> sa.Update:
+    """The compare-and-set UPDATE of a task setting `columns`, built once per shape (the hot path)."""
+    values: dict[str, Any] = {c: sa.bindparam(f"v_{c}", type_=tasks.c[c].type) for c in columns}
+    if bump_attempt:
+        values["attempt"] = tasks.c.attempt + 1
+    return tasks.update().where(
+        tasks.c.task_id == sa.bindparam("w_task_id"), tasks.c.job_id == sa.bindparam("w_job_id"),
+        tasks.c.state == sa.bindparam("w_expected"),
+    ).values(values)
 
 
 def cas(conn: Connection, table: sa.Table, where: Any, expected: str, values: dict[str, Any]) -> None:
