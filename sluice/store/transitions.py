@@ -62,55 +62,46 @@ def update(conn: Connection, job_id: str, action: Action, now: datetime) -> Row 
             values["end_time"] = now
         if action.error is not None:
             values["error"] = action.error
-        cas(conn, pipeline_jobs, pipeline_jobs.c.job_id == job_id, action.expected.value, values)
+        moved = conn.execute(pipeline_jobs.update().where(
+            pipeline_jobs.c.job_id == job_id, pipeline_jobs.c.state == action.expected.value).values(**values))
+        if moved.rowcount != 1:
+            raise Aborted(f"pipeline_jobs: the row is no longer in state {action.expected.value}")
         return None
     if isinstance(action, Launch):
-        return set_task(conn, job_id, SetTask(action.task_id, TaskState.PENDING, TaskState.RUNNING), now,
-                        {"attempt": tasks.c.attempt + 1})
+        return _set_task(conn, job_id, SetTask(action.task_id, TaskState.PENDING, TaskState.RUNNING), now,
+                         new_attempt=True)
     if isinstance(action, Terminate):
-        return set_task(conn, job_id, SetTask(action.task_id, TaskState.RUNNING, TaskState.CANCEL_PENDING), now, {})
+        return _set_task(conn, job_id, SetTask(action.task_id, TaskState.RUNNING, TaskState.CANCEL_PENDING), now)
     if isinstance(action, SetTask):
-        return set_task(conn, job_id, action, now, {})
+        return _set_task(conn, job_id, action, now)
     return None
 
 
-def set_task(conn: Connection, job_id: str, action: SetTask, now: datetime, extra: dict[str, Any]) -> Row:
+def _set_task(conn: Connection, job_id: str, action: SetTask, now: datetime, new_attempt: bool = False) -> Row:
     """Move a task (compare-and-set on its state); the history line that records the move."""
     check_task_move(action.expected, action.state)
-    values: dict[str, Any] = {"state": action.state.value, **extra}
+    values: dict[str, Any] = {"state": action.state.value, "end_time": now if action.state.terminal else None}
     if action.state is TaskState.RUNNING:
         values["start_time"] = now
-    if not action.state.terminal:
-        values["end_time"] = None
-    if action.state.terminal:
-        values["end_time"] = now
     if action.outputs is not None:
         values["outputs"] = action.outputs.to_json()
     values["error"] = action.error  # every move sets the error it has, None clears an earlier attempt's
     if action.detail is not None:
         values["detail"] = action.detail
-    bump = values.pop("attempt", None) is not None
     params = {f"v_{k}": v for k, v in values.items()}
     params.update(w_task_id=action.task_id, w_job_id=job_id, w_expected=action.expected.value)
-    if conn.execute(_task_move(tuple(sorted(values)), bump), params).rowcount != 1:
+    if conn.execute(_task_move(tuple(sorted(values)), new_attempt), params).rowcount != 1:
         raise Aborted(f"tasks: the row is no longer in state {action.expected.value}")
     return history_row(job_id, action.task_id, action.state, action.error, now)
 
 
 @functools.cache
-def _task_move(columns: tuple[str, ...], bump_attempt: bool) -> sa.Update:
+def _task_move(columns: tuple[str, ...], new_attempt: bool) -> sa.Update:
     """The compare-and-set UPDATE of a task setting `columns`, built once per shape (the hot path)."""
     values: dict[str, Any] = {c: sa.bindparam(f"v_{c}", type_=tasks.c[c].type) for c in columns}
-    if bump_attempt:
+    if new_attempt:
         values["attempt"] = tasks.c.attempt + 1
     return tasks.update().where(
         tasks.c.task_id == sa.bindparam("w_task_id"), tasks.c.job_id == sa.bindparam("w_job_id"),
         tasks.c.state == sa.bindparam("w_expected"),
     ).values(values)
-
-
-def cas(conn: Connection, table: sa.Table, where: Any, expected: str, values: dict[str, Any]) -> None:
-    """UPDATE ... WHERE state = expected; Aborted unless exactly one row moved."""
-    result = conn.execute(table.update().where(where, table.c.state == expected).values(**values))
-    if result.rowcount != 1:
-        raise Aborted(f"{table.name}: the row is no longer in state {expected}")
