@@ -26,12 +26,12 @@ from sluice.api.views import (
 from sluice.domain.jsontypes import Json, JsonObject
 from sluice.domain.listing import JobQuery
 from sluice.domain.operation import OperationRecord
-from sluice.domain.records import JobRecord, Snapshot
+from sluice.domain.records import JobRecord
 from sluice.domain.states import PipelineState
 from sluice.domain.submission import JOB_ID
 from sluice.errors import InvalidArgument, NotFound
 from sluice.jobs import submit
-from sluice.store.store import ApiFields, Store
+from sluice.store.store import ApiFields, Resource, Store
 
 router = APIRouter(prefix="/projects/{project}/locations/{location}", tags=["pipelineJobs"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -49,21 +49,16 @@ def _job_id(parent: str, job_id: str, field: str = "name") -> str:
     return job_id
 
 
-def _load(store: Store, parent: str, job_id: str) -> JobRecord:
+def _load(store: Store, parent: str, job_id: str, with_tasks: bool = False) -> Resource:
     # Ids are unique across parents; a job of another project or location is not found here.
     name = f"{parent}/pipelineJobs/{_job_id(parent, job_id)}"
     try:
-        job = store.get_job(job_id)
+        found = store.resource(job_id, with_tasks)
     except NotFound:
-        job = None
-    if job is None or job.name != name:
+        found = None
+    if found is None or found.job.name != name:
         raise NotFound(f"pipeline job {name} not found")
-    return job
-
-
-def _snapshot(store: Store, parent: str, job_id: str) -> Snapshot:
-    _load(store, parent, job_id)
-    return store.snapshot(job_id)
+    return found
 
 
 def _new_operation(parent: str, metadata_type: str, response: JsonObject, services: Services,
@@ -85,15 +80,15 @@ def create_pipeline_job(
     fields = ApiFields(made.extra, made.template_uri, made.template_version)
     job = submit(services.store, services.settings, made.submission, services.clock(), parent, fields)
     services.wake()
-    return JSONResponse(job_json(job, None, services.store.job_extra(job.job_id), view))
+    return JSONResponse(job_json(job, None, fields.json(), view))
 
 
 @router.get("/pipelineJobs/{job_id}", response_model=schemas.PipelineJob, responses=_ERRORS,
             summary="GetPipelineJob")
 def get_pipeline_job(project: str, location: str, job_id: str, services: ServicesDep, view: ViewDep) -> JSONResponse:
     """The job with its jobDetail (every task, as Vertex reports it)."""
-    snapshot = _snapshot(services.store, _parent(project, location), job_id)
-    return JSONResponse(job_json(snapshot.job, snapshot.tasks, services.store.job_extra(job_id), view))
+    found = _load(services.store, _parent(project, location), job_id, with_tasks=True)
+    return JSONResponse(job_json(found.job, found.tasks, found.extra, view))
 
 
 @router.get("/pipelineJobs", response_model=schemas.ListPipelineJobsResponse, responses=_ERRORS,
@@ -155,7 +150,7 @@ def cancel_pipeline_job(
     _body: Annotated[dict[str, Any] | None, Body(description="{}")] = None,
 ) -> JSONResponse:
     """Ask the job to stop (asynchronous): it goes CANCELLING, then CANCELLED. An ended job: FAILED_PRECONDITION."""
-    job = _load(services.store, _parent(project, location), job_id)
+    job = _load(services.store, _parent(project, location), job_id).job
     # Vertex: cancel while cancelling is a no-op; of an ended job, FAILED_PRECONDITION (from the store).
     if job.state is not PipelineState.CANCELLING and not (job.cancel_requested and not job.state.terminal):
         services.store.request_cancel(job_id, services.clock())
@@ -177,9 +172,9 @@ def _batch(parent: str, names: list[str]) -> list[str]:
     return ids
 
 
-def _listed(store: Store, jobs: list[JobRecord], view: View) -> list[Json]:
+def _listed(jobs: list[tuple[JobRecord, JsonObject]], view: View) -> list[Json]:
     stored = View(view.version)  # operations are read back later and without $alt: enums by name
-    return [list_job_json(job, store.job_extra(job.job_id), stored, None) for job in jobs]
+    return [list_job_json(job, extra, stored, None) for job, extra in jobs]
 
 
 @router.post("/pipelineJobs:batchDelete", response_model=schemas.Operation, responses=_ERRORS,
@@ -189,9 +184,9 @@ def batch_delete_pipeline_jobs(project: str, location: str, body: schemas.BatchN
     """Delete up to 32 ended jobs; atomic: if one cannot be deleted, none is."""
     parent = _parent(project, location)
     ids = _batch(parent, body.names)
-    jobs = [_load(services.store, parent, job_id) for job_id in ids]
+    found = [_load(services.store, parent, job_id) for job_id in ids]
     response: JsonObject = {"@type": type_url(view.version, "BatchDeletePipelineJobsResponse"),
-                            "pipelineJobs": _listed(services.store, jobs, view)}
+                            "pipelineJobs": _listed([(r.job, r.extra) for r in found], view)}
     op = _new_operation(parent, type_url(view.version, "DeleteOperationMetadata"), response, services)
     services.store.delete_jobs(ids, op)
     return JSONResponse(operation_json(op))
@@ -204,12 +199,11 @@ def batch_cancel_pipeline_jobs(project: str, location: str, body: schemas.BatchN
     """Cancel up to 32 jobs, skipping those that have ended; the response lists the jobs cancelled."""
     parent = _parent(project, location)
     ids = _batch(parent, body.names)
-    for job_id in ids:
-        _load(services.store, parent, job_id)
+    extras = {job_id: _load(services.store, parent, job_id).extra for job_id in ids}
     cancelled = services.store.cancel_jobs(ids, services.clock())
     response: JsonObject = {"@type": type_url(view.version, "BatchCancelPipelineJobsResponse")}
     if cancelled:
-        response["pipelineJobs"] = _listed(services.store, cancelled, view)
+        response["pipelineJobs"] = _listed([(job, extras[job.job_id]) for job in cancelled], view)
     op = _new_operation(parent, type_url(view.version, "BatchCancelPipelineJobsOperationMetadata"), response,
                         services)
     services.store.operations.add(op)

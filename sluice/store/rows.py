@@ -78,13 +78,18 @@ def job_row(job: JobRecord) -> dict[str, Any]:
 
 def read_job(conn: Connection, job_id: str) -> JobRecord:
     """The job `job_id` with its labels; NotFound when there is none."""
+    return read_job_and_extra(conn, job_id)[0]
+
+
+def read_job_and_extra(conn: Connection, job_id: str) -> tuple[JobRecord, JsonObject]:
+    """The job `job_id` with its labels, and its API-only fields, from one read of its row."""
     row = conn.execute(sa.select(pipeline_jobs).where(pipeline_jobs.c.job_id == job_id)).first()
     if row is None:
         raise NotFound(f"pipeline job {job_id!r} not found")
     job_labels = {
         r.key: r.value for r in conn.execute(sa.select(labels).where(labels.c.job_id == job_id).order_by(labels.c.key))
     }
-    return job_record(row, job_labels, row.spec)
+    return job_record(row, job_labels, row.spec), api_extra(row)
 
 
 def job_record(row: Any, job_labels: dict[str, str], spec: JsonObject) -> JobRecord:

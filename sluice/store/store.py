@@ -21,7 +21,7 @@ from sluice.domain.states import PipelineState
 from sluice.errors import Aborted, AlreadyExists, FailedPrecondition, NotFound
 from sluice.store import cache, listing
 from sluice.store.operations import OperationLog, insert_operation
-from sluice.store.rows import api_extra, job_record, job_row, read_job, read_tasks
+from sluice.store.rows import api_extra, job_record, job_row, read_job, read_job_and_extra, read_tasks
 from sluice.store.schema import upgrade
 from sluice.store.tables import labels, pipeline_jobs, task_status_history, tasks
 from sluice.store.transitions import Row, insert_history, insert_tasks, task_row, update
@@ -210,7 +210,7 @@ class Store:
             if conn.execute(pipeline_jobs.update().where(mine).values(update_time=now)).rowcount != 1:
                 raise Aborted(f"the lease on job {job_id} is held by another orchestrator")
             job = read_job(conn, job_id) if any(isinstance(a, SetJob) for a in actions) else None
-            return Applied(job, read_tasks(conn, job_id, touched))
+            return Applied(job, read_tasks(conn, job_id, touched) if touched else [])
 
     # The API's side: pages, the API-only fields, deletes and batch cancels.
 
@@ -242,14 +242,11 @@ class Store:
         raw = {r.job_id: r.spec_text for r in page} if query.raw_spec else None
         return JobPage(jobs, {r.job_id: api_extra(r) for r in page}, len(rows) > query.limit, raw)
 
-    def job_extra(self, job_id: str) -> JsonObject:
-        """The API-only fields of a job (serviceAccount, network, templateUri, ...); NotFound when there is none."""
-        query = sa.select(pipeline_jobs.c.extra, pipeline_jobs.c.template_uri, pipeline_jobs.c.template_version)
+    def resource(self, job_id: str, with_tasks: bool = False) -> Resource:
+        """What the API renders of a job: the job, its tasks if asked for, its API-only fields; NotFound."""
         with self.engine.connect() as conn:
-            row = conn.execute(query.where(pipeline_jobs.c.job_id == job_id)).first()
-        if row is None:
-            raise NotFound(f"pipeline job {job_id!r} not found")
-        return api_extra(row)
+            job, extra = read_job_and_extra(conn, job_id)
+            return Resource(job, tuple(read_tasks(conn, job_id, None)) if with_tasks else None, extra)
 
     def delete_jobs(self, job_ids: Sequence[str], op: OperationRecord | None = None) -> None:
         """Delete ended jobs with all their tasks and record `op`; all or nothing (NotFound, FailedPrecondition)."""
@@ -298,10 +295,23 @@ class ApiFields:
     template_uri: str = ""
     template_version: str = ""
 
+    def json(self) -> JsonObject:
+        """The fields as the resource shows them (what Store.resource reads back as `extra`)."""
+        return api_extra(self)
+
     def columns(self) -> dict[str, Any]:
         """The pipeline_jobs columns they are kept in (templateUri and its version are filterable)."""
         return {"extra": self.extra or None, "template_uri": self.template_uri,
                 "template_version": self.template_version}
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A job as the API renders it (Store.resource)."""
+
+    job: JobRecord
+    tasks: tuple[TaskRecord, ...] | None
+    extra: JsonObject
 
 
 @dataclass(frozen=True)

@@ -129,18 +129,18 @@ def test_filters(jobs: Store, where: Filter, expected: list[str]) -> None:
 
 def test_extras_round_trip_and_come_with_pages(store: Store) -> None:
     store.create_job(make_job("bare", T0 - timedelta(seconds=1)))
-    assert store.job_extra("bare") == {}
+    assert store.resource("bare").extra == {}
     store.create_job(make_job("a-0", T0),
                      ApiFields({"serviceAccount": "sa@x", "reservedIpRanges": ["r1"]}, "https://h/t.yaml", "v1"))
     expected = {"serviceAccount": "sa@x", "reservedIpRanges": ["r1"], "templateUri": "https://h/t.yaml",
                 "templateMetadata": {"version": "v1"}}
-    assert store.job_extra("a-0") == expected
+    assert store.resource("a-0").extra == expected
     page = store.list_page(JobQuery(PARENT, NEWEST_FIRST, with_spec=False))
     assert page.extras == {"a-0": expected, "bare": {}}
     assert page.jobs[0].spec == {}
     assert page.jobs[0] == replace(store.get_job("a-0"), spec={})
     with pytest.raises(NotFound):
-        store.job_extra("nope")
+        store.resource("nope")
 
 
 def test_pages_can_carry_the_stored_spec_text(store: Store) -> None:
