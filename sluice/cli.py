@@ -13,7 +13,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -42,7 +41,7 @@ from sluice.remote import Remote, follow, job_table, report
 from sluice.rerun_args import parse_rerun_args
 from sluice.runtime.assembly import open_runtime
 from sluice.runtime.orchestrator import utc_now
-from sluice.store.schema import SchemaTooNew
+from sluice.store.schema import SchemaTooNew, current_revision
 from sluice.store.store import Store
 
 app = typer.Typer(help="Sluice: run Kubeflow pipelines locally and serve them as Vertex AI PipelineJobs.",
@@ -463,8 +462,7 @@ def db_upgrade(db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy U
     except SchemaTooNew as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(EXIT_INVALID) from None
-    with store.engine.connect() as conn:
-        revision = conn.execute(sa.text("select version_num from alembic_version")).scalar_one()
+    revision = current_revision(store.engine)
     store.close()
     err.print(f"the database is at schema revision {revision}")
 

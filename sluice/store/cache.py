@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sluice.domain.caching import CacheHit
 from sluice.domain.records import Values
+from sluice.store.rows import utc
 from sluice.store.tables import cache_entries, pipeline_jobs, tasks
 
 c = cache_entries.c
@@ -25,10 +26,6 @@ class CacheEntry:
     job_name: str
     task_name: str
     create_time: datetime
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def record(conn: Connection, job_id: str, task_id: int, key: str, now: datetime) -> None:
@@ -56,7 +53,7 @@ def lookup(conn: Connection, pipeline_name: str, keys: Iterable[str], since: dat
         query = query.where(c.create_time >= since)
     return {
         row.cache_key: CacheHit(row.cache_key, row.job_id, row.task_id, Values.from_json(row.outputs),
-                                _utc(row.create_time))
+                                utc(row.create_time))
         for row in conn.execute(query)
     }
 
@@ -66,7 +63,7 @@ def entries(conn: Connection, pipeline_name: str | None) -> list[CacheEntry]:
     query = sa.select(cache_entries).order_by(c.create_time.desc())
     if pipeline_name is not None:
         query = query.where(c.pipeline_name == pipeline_name)
-    return [CacheEntry(r.pipeline_name, r.cache_key, r.job_name, r.task_name, _utc(r.create_time))
+    return [CacheEntry(r.pipeline_name, r.cache_key, r.job_name, r.task_name, utc(r.create_time))
             for r in conn.execute(query)]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,15 +10,11 @@ from sqlalchemy.engine import Connection, Engine
 
 from sluice.domain.operation import OperationRecord
 from sluice.errors import NotFound
+from sluice.store.rows import utc
 from sluice.store.tables import operations
 
 # A page of operations starts after (create_time, op_id) of the last one of the page before.
 OperationCursor = tuple[datetime, int]
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite hands timestamps back without a zone; everything Sluice writes is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def insert_operation(conn: Connection, op: OperationRecord) -> None:
@@ -31,8 +27,8 @@ def insert_operation(conn: Connection, op: OperationRecord) -> None:
 
 def _record(row: Any) -> OperationRecord:
     return OperationRecord(
-        op_id=row.op_id, parent=row.parent, metadata_type=row.metadata_type, create_time=_utc(row.create_time),
-        update_time=_utc(row.update_time), done=row.done, response=row.response, error=row.error,
+        op_id=row.op_id, parent=row.parent, metadata_type=row.metadata_type, create_time=utc(row.create_time),
+        update_time=utc(row.update_time), done=row.done, response=row.response, error=row.error,
         job_id=row.job_id,
     )
 

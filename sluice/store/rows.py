@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -15,6 +15,10 @@ from sluice.errors import NotFound
 from sluice.store.tables import labels, pipeline_jobs, task_status_history, tasks
 
 
+@overload
+def utc(value: datetime) -> datetime: ...
+@overload
+def utc(value: None) -> None: ...
 def utc(value: datetime | None) -> datetime | None:
     """A stored timestamp as an aware UTC datetime (SQLite hands them back without a zone)."""
     # SQLite hands timestamps back without a zone; everything Sluice writes is UTC.
@@ -36,7 +40,7 @@ def read_tasks(conn: Connection, job_id: str, only: set[int] | None) -> list[Tas
     history: dict[int, list[StatusEntry]] = {}
     for row in conn.execute(history_query):
         history.setdefault(row.task_id, []).append(
-            StatusEntry(utc(row.update_time) or row.update_time, TaskState(row.state), row.error)
+            StatusEntry(utc(row.update_time), TaskState(row.state), row.error)
         )
     return [task_record(row, history.get(row.task_id, [])) for row in conn.execute(task_query)]
 
@@ -102,8 +106,8 @@ def job_record(row: Any, job_labels: dict[str, str], spec: JsonObject) -> JobRec
         display_name=row.display_name,
         pipeline_name=row.pipeline_name,
         state=PipelineState(row.state),
-        create_time=utc(row.create_time) or row.create_time,
-        update_time=utc(row.update_time) or row.update_time,
+        create_time=utc(row.create_time),
+        update_time=utc(row.update_time),
         start_time=utc(row.start_time),
         end_time=utc(row.end_time),
         spec=spec,
@@ -130,7 +134,7 @@ def task_record(row: Any, history: list[StatusEntry]) -> TaskRecord:
         component=row.component,
         kind=TaskKind(row.kind),
         state=TaskState(row.state),
-        create_time=utc(row.create_time) or row.create_time,
+        create_time=utc(row.create_time),
         start_time=utc(row.start_time),
         end_time=utc(row.end_time),
         attempt=row.attempt,

@@ -23,7 +23,7 @@ from sluice.store import cache, listing
 from sluice.store.operations import OperationLog, insert_operation
 from sluice.store.rows import api_extra, job_record, job_row, read_job, read_job_and_extra, read_tasks
 from sluice.store.schema import upgrade
-from sluice.store.tables import labels, pipeline_jobs, task_status_history, tasks
+from sluice.store.tables import labels, pipeline_jobs, tasks
 from sluice.store.transitions import Row, insert_history, insert_tasks, task_row, update
 
 
@@ -264,9 +264,7 @@ class Store:
                     raise FailedPrecondition(
                         f"the pipeline job {parent}/pipelineJobs/{job_id} is in state {state.value} and cannot be "
                         "deleted; cancel it and delete it once it has ended")
-            for table in (task_status_history, tasks, labels):
-                conn.execute(table.delete().where(table.c.job_id.in_(job_ids)))
-            gone = conn.execute(pipeline_jobs.delete().where(
+            gone = conn.execute(pipeline_jobs.delete().where(  # tasks, history, labels: ON DELETE CASCADE
                 pipeline_jobs.c.job_id.in_(job_ids), pipeline_jobs.c.state.in_(ended)))
             if gone.rowcount != len(set(job_ids)):
                 raise Aborted("a job changed while it was being deleted; nothing was deleted")
