@@ -24,12 +24,12 @@ def parent_of(settings: Settings) -> str:
 def check_rerun(store: Store, request: RerunRequest) -> None:
     """The original job exists and every rerun config names one of its tasks (InvalidArgument otherwise)."""
     try:
-        original = store.job_by_numeric_id(request.original_numeric_id)
+        original = store.snapshot_by_numeric_id(request.original_numeric_id)
     except NotFound:
         raise InvalidArgument(f"no pipeline job has the id {request.original_numeric_id} (the "
                               "vertex-ai-pipelines-run-billing-id label of the job to rerun)",
                               "originalPipelineJobId") from None
-    plan_rerun(request, store.snapshot(original.job_id))
+    plan_rerun(request, original)
 
 
 def submit(store: Store, settings: Settings, sub: Submission, now: datetime, parent: str | None = None,

@@ -99,10 +99,10 @@ class Orchestrator:
             self.store.release(job_id, self.owner)
 
     def _drive(self, job_id: str, stop: threading.Event | None) -> JobRecord:
-        job = self.store.get_job(job_id)
-        spec = parse_spec(job.spec)
-        rerun = self._rerun_plan(job)
-        view = self._recover(_View.of(self.store.snapshot(job_id)))
+        view = self._reload(job_id)
+        spec = parse_spec(view.job.spec)
+        rerun = self._rerun_plan(view.job)
+        view = self._recover(view)
         running: dict[Future[Outcome], int] = {}
         renewed = self.clock()
         while stop is None or not stop.is_set():
@@ -112,7 +112,7 @@ class Orchestrator:
                 renewed = self.clock()
             state, cancel = self.store.job_flags(job_id)
             if cancel != view.job.cancel_requested or state is not view.job.state:
-                view = _View.of(self.store.snapshot(job_id))  # changed by someone else (a cancel request)
+                view = self._reload(job_id)  # changed by someone else (a cancel request)
             if view.job.state.terminal and not running:
                 return view.job
             hits = self._cache_hits(view, spec)
@@ -130,6 +130,9 @@ class Orchestrator:
                 view = self._settle(view, running.pop(future), future)
         return self.store.get_job(job_id)
 
+    def _reload(self, job_id: str) -> _View:
+        return _View.of(self.store.snapshot(job_id))
+
     def _free_slots(self) -> int:
         # max_parallel counts attempts of every job this orchestrator drives: a task is RUNNING in the
         # store only once it has a worker, never while it waits for one.
@@ -144,21 +147,22 @@ class Orchestrator:
         request = parse_rerun(job.rerun) if job.rerun else None
         if request is None:
             return None
-        original = self.store.job_by_numeric_id(request.original_numeric_id)
-        return plan_rerun(request, self.store.snapshot(original.job_id))
+        return plan_rerun(request, self.store.snapshot_by_numeric_id(request.original_numeric_id))
 
     def _recover(self, view: _View) -> _View:
         """Attempts a dead orchestrator left running: stop their processes, then run them again."""
-        orphans = [t for t in view.tree.by_id.values()
-                   if t.kind not in GROUP_KINDS and t.state in (TaskState.RUNNING, TaskState.CANCEL_PENDING,
-                                                                TaskState.CANCELLING)]
-        for task in orphans:
+        moves = {t.task_id: recover(t) for t in view.tree.by_id.values() if t.kind not in GROUP_KINDS}
+        actions = []
+        for task_id, acts in moves.items():
+            if not acts:
+                continue  # recover() decides which attempts were left in flight
+            task = view.tree.by_id[task_id]
             if not self.launcher.kill_orphan(task):
                 log.warning("task %s of job %s may still run on the host that ran it (%s): it is run again here",
                             task.task_id, view.job.job_id, task.process)
-        actions = [a for t in orphans for a in recover(t)]
+            actions.extend(acts)
         if actions and self._apply(view, actions) is None:
-            return _View.of(self.store.snapshot(view.job.job_id))
+            return self._reload(view.job.job_id)
         return view
 
     def _cache_hits(self, view: _View, spec: PipelineSpecView) -> dict[int, CacheHit]:
@@ -192,7 +196,7 @@ class Orchestrator:
     def _act(self, view: _View, spec: PipelineSpecView, actions: list[Action],
              running: dict[Future[Outcome], int]) -> _View:
         if self._apply(view, actions) is None:
-            return _View.of(self.store.snapshot(view.job.job_id))  # somebody else moved the job on
+            return self._reload(view.job.job_id)  # somebody else moved the job on
         for action in actions:
             if isinstance(action, Launch):
                 task = view.tree.by_id[action.task_id]
@@ -216,7 +220,7 @@ class Orchestrator:
             if self._apply(view, settle(view.tree.by_id[task_id], outcome, self.clock())) is not None:
                 return view
             # the task moved (a cancel) between reading and writing: settle against the stored state
-            view = _View.of(self.store.snapshot(view.job.job_id))
+            view = self._reload(view.job.job_id)
         return view
 
     def close(self) -> None:

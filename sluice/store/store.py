@@ -137,14 +137,14 @@ class Store:
             conn.execute(pipeline_jobs.update().where(j.job_id == job_id, j.owner == owner)
                          .values(owner=None, lease_expires=None))
 
-    def job_by_numeric_id(self, numeric_id: int) -> JobRecord:
-        """The job whose numeric id (its billing-id label) is `numeric_id`; NotFound when there is none."""
+    def snapshot_by_numeric_id(self, numeric_id: int) -> Snapshot:
+        """The job whose numeric id (its billing-id label) is `numeric_id`, with its tasks; NotFound."""
         with self.engine.connect() as conn:
             job_id = conn.execute(sa.select(pipeline_jobs.c.job_id)
                                   .where(pipeline_jobs.c.numeric_id == numeric_id)).scalar_one_or_none()
             if job_id is None:
                 raise NotFound(f"no pipeline job has the numeric id {numeric_id}")
-            return read_job(conn, job_id)
+            return Snapshot(read_job(conn, job_id), tuple(read_tasks(conn, job_id, None)))
 
     def job_flags(self, job_id: str) -> tuple[PipelineState, bool]:
         """The job's state and whether a cancel was requested: the cheap read an orchestrator polls."""
