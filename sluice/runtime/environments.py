@@ -28,6 +28,9 @@ _READY = ".sluice-ready"
 _LAYOUT = 5  # bump when what a task environment holds changes, so old ones are not reused
 _CLIENT = Path(__file__).with_name("warm_client.py")
 _SHIM = Path(__file__).with_name("pip_shim.py")
+# uv trusts the system's certificate store, as pip does (uv's own bundle lacks local CAs): for the
+# environments' creation and for the installs tasks make (pip_shim.py runs with the tasks' variables).
+_UV_DEFAULTS = {"UV_NATIVE_TLS": "1"}
 # Variables of Sluice's own interpreter that must not leak into a task's interpreter.
 _SCRUB = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "CONDA_PREFIX", "PIP_TARGET", "PIP_PREFIX")
 
@@ -48,9 +51,14 @@ class TaskEnvironment:
         return self.path / "bin"
 
     @property
+    def site_packages(self) -> Path:
+        """The venv's site-packages (`lib/pythonX.Y/site-packages`)."""
+        return next((self.path / "lib").glob("python*/site-packages"))
+
+    @property
     def interpreter(self) -> Path:
-        """The venv's interpreter itself (`python`/`python3` are Sluice's fronts to it)."""
-        return next(self.bin_dir.glob("python3.*"))
+        """The venv's interpreter itself, `bin/pythonX.Y` (`python`/`python3` are Sluice's fronts to it)."""
+        return self.bin_dir / self.site_packages.parent.name
 
     def variables(self, base: dict[str, str]) -> dict[str, str]:
         """`base` with the venv activated and Sluice's own interpreter settings removed."""
@@ -58,7 +66,8 @@ class TaskEnvironment:
         env["PATH"] = f"{self.bin_dir}{os.pathsep}{base.get('PATH', os.defpath)}"
         env["VIRTUAL_ENV"] = str(self.path)
         env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-        env.setdefault("UV_NATIVE_TLS", "1")  # the shim's uv trusts the system's CAs, as pip does
+        for key, value in _UV_DEFAULTS.items():
+            env.setdefault(key, value)
         return env
 
 
@@ -69,9 +78,10 @@ def _sdk_requirement(sdk_version: str) -> str | None:
 
 def _install_fronts(env: TaskEnvironment, uv_bin: str) -> None:
     """Sluice's files in the environment: the pip shim, the warm client and the `python`/`pip` fronts."""
-    site = next((env.path / "lib").glob("python*/site-packages"))
+    site = env.site_packages
     ours = env.path / "sluice"
     ours.mkdir(exist_ok=True)
+    (env.path / "installs").mkdir(exist_ok=True)  # the tasks' install dirs (pip_shim.py)
     (ours / "uv_path").write_text(uv_bin)
     for source in (_SHIM, _CLIENT):
         (ours / source.name).write_text(source.read_text())
@@ -80,7 +90,7 @@ def _install_fronts(env: TaskEnvironment, uv_bin: str) -> None:
     (package / "__init__.py").write_text('"""Sluice\'s pip shim: requests are carried out by uv."""\n')
     shim = str(ours / _SHIM.name)
     (package / "__main__.py").write_text(f"import runpy\nrunpy.run_path({shim!r}, run_name='__main__')\n")
-    real = env.bin_dir / site.parent.name  # python3.11: the interpreter itself (a link to the base Python)
+    real = env.interpreter  # python3.11: the interpreter itself (a link to the base Python)
     base = os.path.realpath(env.bin_dir / "python")
     for name in ("python", "python3", real.name, "pip", "pip3"):
         (env.bin_dir / name).unlink(missing_ok=True)
@@ -176,8 +186,7 @@ class Environments:
 
     @staticmethod
     def _run(argv: list[str]) -> None:
-        # UV_NATIVE_TLS: trust the system's certificate store (pip does; uv's own bundle lacks local CAs)
-        env = {"UV_NATIVE_TLS": "1", **os.environ}
+        env = {**_UV_DEFAULTS, **os.environ}
         done = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
         if done.returncode != 0:
             raise EnvironmentFailure(f"creating the task environment failed: {' '.join(argv)}: {done.stderr.strip()}")

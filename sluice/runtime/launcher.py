@@ -58,7 +58,7 @@ class Launcher:
             on_start: Callable[[str], None] | None = None) -> Outcome:
         """Run one attempt of `task` (already RUNNING in the store) to its end; `on_start` gets its process id."""
         paths = AttemptPaths.of(self.root, job.job_id, task.task_id, task.attempt)
-        paths.workdir.mkdir(parents=True, exist_ok=True)
+        (paths.workdir / "tmp").mkdir(parents=True, exist_ok=True)  # the attempt's TMPDIR, in its working dir
         paths.log.parent.mkdir(parents=True, exist_ok=True)
         comp = spec.component(task.component)
         assert comp.executor is not None
@@ -113,7 +113,6 @@ class Launcher:
         env = self.environments.for_task(executor.image, spec.sdk_version)
         variables = env.variables(dict(os.environ))
         address = self.warm.socket_for(env, variables) if self.warm is not None else None
-        (paths.workdir / "tmp").mkdir(exist_ok=True)
         variables["TMPDIR"] = str(paths.workdir / "tmp")  # the task's own /tmp (kfp's `mktemp -d` goes there)
         variables.update(executor.env)
         variables["SLUICE_TASK_SITE"] = str(paths.workdir / ".sluice-site")  # this attempt's installs (pip_shim.py)

@@ -123,7 +123,6 @@ def _base_site() -> Path:
 def install(args: list[str], task_site: Path) -> int:
     """`pip install ARGS` for the task whose install-dir list is `task_site`; uv's exit code."""
     installs = _ENV / "installs"
-    installs.mkdir(exist_ok=True)
     key = install_key(args)
     done = installs / key
     if cacheable(args):
@@ -152,9 +151,7 @@ def _install_into(target: Path, args: list[str]) -> int:
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     site = target / "site"
-    env = {**os.environ, "UV_NATIVE_TLS": os.environ.get("UV_NATIVE_TLS", "1")}
-    code = subprocess.run(_uv(["install", "--target", str(site), *translate(args)]), env=env,
-                          check=False).returncode
+    code = subprocess.run(_uv(["install", "--target", str(site), *translate(args)]), check=False).returncode
     if code == 0 and site.is_dir():
         (site / ".lock").unlink(missing_ok=True)  # uv's, for the install just made
         drop_duplicates(site, _base_site())

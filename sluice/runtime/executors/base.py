@@ -10,7 +10,10 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class ProcessSpec:
-    """One task attempt's process: argv elements (never a shell of ours), environment, directory, log file."""
+    """One task attempt's process: argv elements (never a shell of ours), environment, directory, log file.
+
+    The directory and the log file's directory exist already (the launcher makes them).
+    """
 
     argv: Sequence[str]
     env: Mapping[str, str]

@@ -46,8 +46,6 @@ class LocalExecutor:
 
         The group stays in this session (no setsid) so that the warm executor's children can join it.
         """
-        spec.log_path.parent.mkdir(parents=True, exist_ok=True)
-        spec.cwd.mkdir(parents=True, exist_ok=True)
         with open(spec.log_path, "ab", buffering=0) as log:
             process = subprocess.Popen(
                 list(spec.argv), env=dict(spec.env), cwd=spec.cwd, stdin=subprocess.DEVNULL,
