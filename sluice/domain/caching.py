@@ -12,7 +12,6 @@ import copy
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
 
 from sluice.domain.ir import Component, ContainerExecutor, TaskSpec
 from sluice.domain.jsontypes import JsonObject
@@ -27,7 +26,6 @@ class CacheHit:
     job_id: str
     task_id: int
     outputs: Values
-    create_time: datetime
 
 
 def fingerprint(pipeline_name: str, task: TaskSpec, comp: Component, executor: ContainerExecutor,

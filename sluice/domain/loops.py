@@ -9,7 +9,7 @@ from sluice.domain.ir import PipelineSpecView, TaskSpec
 from sluice.domain.jsontypes import Json, JsonObject
 from sluice.domain.records import Artifact, TaskKind, TaskRecord, Values
 from sluice.domain.states import TaskState
-from sluice.domain.status import dag_failed, error, failed_names
+from sluice.domain.status import error, finish_group
 from sluice.domain.tree import Tree
 from sluice.domain.values import normalise_numbers
 from sluice.errors import Code
@@ -93,13 +93,7 @@ def loop_steps(spec: PipelineSpecView, task: TaskSpec, loop: TaskRecord, tree: T
 
 
 def _finish(spec: PipelineSpecView, loop: TaskRecord, iterations: list[TaskRecord]) -> SetTask:
-    failed = failed_names(iterations)
-    if failed:
-        return SetTask(loop.task_id, TaskState.RUNNING, TaskState.FAILED, error=dag_failed(failed))
-    if any(t.state is TaskState.CANCELLED for t in iterations):
-        return SetTask(loop.task_id, TaskState.RUNNING, TaskState.CANCELLED,
-                       error=error(Code.CANCELLED, "The loop was cancelled."))
-    return SetTask(loop.task_id, TaskState.RUNNING, TaskState.SUCCEEDED, outputs=_collected(spec, loop, iterations))
+    return finish_group(loop.task_id, iterations, False, "loop", lambda: _collected(spec, loop, iterations))
 
 
 def _collected(spec: PipelineSpecView, loop: TaskRecord, iterations: list[TaskRecord]) -> Values:

@@ -23,7 +23,7 @@ from sluice.domain.outcome import Outcome
 from sluice.domain.records import GROUP_KINDS, JobRecord, TaskKind, TaskRecord, Values, task_path
 from sluice.domain.rerun import RerunPlan
 from sluice.domain.states import PipelineState, TaskState
-from sluice.domain.status import dag_failed, error, failed_names
+from sluice.domain.status import dag_failed, error, failed_names, finish_group
 from sluice.domain.tree import Tree
 from sluice.errors import Code
 
@@ -267,13 +267,9 @@ def _due(task: TaskRecord, now: datetime) -> bool:
 
 
 def _finish_dag(dag: Dag, dag_task: TaskRecord, children: Mapping[str, TaskRecord]) -> SetTask:
-    failed = failed_names(children.values())
-    if failed:
-        return SetTask(dag_task.task_id, TaskState.RUNNING, TaskState.FAILED, error=dag_failed(failed))
-    if any(c.state is TaskState.CANCELLED for c in children.values()) or len(children) < len(dag.tasks):
-        return SetTask(dag_task.task_id, TaskState.RUNNING, TaskState.CANCELLED,
-                       error=error(Code.CANCELLED, "The DAG was cancelled."))
-    return SetTask(dag_task.task_id, TaskState.RUNNING, TaskState.SUCCEEDED, outputs=dag_outputs(dag, children))
+    # A task never created (its DAG was stopped before it could start) counts as cancelled.
+    return finish_group(dag_task.task_id, list(children.values()), len(children) < len(dag.tasks), "DAG",
+                        lambda: dag_outputs(dag, children))
 
 
 def dag_outputs(dag: Dag, children: Mapping[str, TaskRecord]) -> Values:

@@ -160,6 +160,11 @@ class JobRecord:
     fail_fast: bool = False
     rerun: JsonObject | None = None  # a rerun's originalPipelineJobId and pipelineTaskRerunConfigs (Vertex JSON)
 
+    @property
+    def parent(self) -> str:
+        """`projects/{p}/locations/{l}`, the collection the job is in."""
+        return self.name.rsplit("/pipelineJobs/", 1)[0]
+
 
 @dataclass(frozen=True)
 class Snapshot:

@@ -28,7 +28,7 @@ def timestamp(value: datetime) -> str:
 
 
 def _metadata_store(job: JobRecord) -> str:
-    return f"{job.name.rsplit('/pipelineJobs/', 1)[0]}/metadataStores/default"
+    return f"{job.parent}/metadataStores/default"
 
 
 def render_job(job: JobRecord, tasks: Iterable[TaskRecord] | None, unique_names: bool = False) -> JsonObject:
@@ -117,7 +117,7 @@ def _execution(job: JobRecord, task: TaskRecord) -> JsonObject:
         metadata["image"] = task.detail["image"]
     source = task.detail.get("cachedFrom")
     if isinstance(source, dict):  # a SKIPPED task: which execution its outputs come from
-        parent = job.name.rsplit("/pipelineJobs/", 1)[0]
+        parent = job.parent
         metadata["cachedFromPipelineJob"] = f"{parent}/pipelineJobs/{source.get('jobId')}"
         metadata["cachedFromTaskId"] = source.get("taskId")
     execution: JsonObject = {

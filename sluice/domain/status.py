@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
 
+from sluice.domain.actions import SetTask
 from sluice.domain.jsontypes import JsonObject
-from sluice.domain.records import TaskRecord
+from sluice.domain.records import TaskRecord, Values
 from sluice.domain.states import TaskState
 from sluice.errors import Code
 
@@ -27,3 +28,16 @@ def dag_failed(names: list[str]) -> JsonObject:
     """Vertex's error for a DAG (or job) whose tasks failed (code 9, FAILED_PRECONDITION)."""
     message = f"The DAG failed because some tasks failed. The failed tasks are: [{', '.join(names)}]."
     return error(Code.FAILED_PRECONDITION, message)
+
+
+def finish_group(group_id: int, members: Collection[TaskRecord], cancelled: bool, noun: str,
+                 outputs: Callable[[], Values]) -> SetTask:
+    """A RUNNING group (DAG, loop) whose members have ended: FAILED naming the failed members, else CANCELLED
+    (a member was, or `cancelled`), else SUCCEEDED with its `outputs`."""
+    failed = failed_names(members)
+    if failed:
+        return SetTask(group_id, TaskState.RUNNING, TaskState.FAILED, error=dag_failed(failed))
+    if cancelled or any(m.state is TaskState.CANCELLED for m in members):
+        return SetTask(group_id, TaskState.RUNNING, TaskState.CANCELLED,
+                       error=error(Code.CANCELLED, f"The {noun} was cancelled."))
+    return SetTask(group_id, TaskState.RUNNING, TaskState.SUCCEEDED, outputs=outputs())

@@ -52,8 +52,7 @@ def lookup(conn: Connection, pipeline_name: str, keys: Iterable[str], since: dat
     if since is not None:
         query = query.where(c.create_time >= since)
     return {
-        row.cache_key: CacheHit(row.cache_key, row.job_id, row.task_id, Values.from_json(row.outputs),
-                                utc(row.create_time))
+        row.cache_key: CacheHit(row.cache_key, row.job_id, row.task_id, Values.from_json(row.outputs))
         for row in conn.execute(query)
     }
 

@@ -60,7 +60,7 @@ def job_row(job: JobRecord) -> dict[str, Any]:
     return {
         "job_id": job.job_id,
         "numeric_id": job.numeric_id,
-        "parent": job.name.rsplit("/pipelineJobs/", 1)[0],
+        "parent": job.parent,
         "uuid": job.uuid,
         "display_name": job.display_name,
         "pipeline_name": job.pipeline_name,

@@ -171,7 +171,7 @@ def test_a_cache_hit_is_taken_even_when_no_slot_is_free(spec: PipelineSpecView) 
     waiting = replace(child("step-2", TaskState.PENDING, 3), detail={"cacheKey": "k2"})
     cached = replace(child("step-3", TaskState.PENDING, 4), detail={"cacheKey": "k3"})
     tasks = (root(), child("step", TaskState.SUCCEEDED, 2, 2), waiting, cached)
-    hit = CacheHit("k3", "earlier-job", 99, Values({"Output": 3}), T0)
+    hit = CacheHit("k3", "earlier-job", 99, Values({"Output": 3}))
     actions = plan(job(), Tree.of(tasks), spec, 0, T0, dirty=set(), cache_hits={cached.task_id: hit})
     assert [(type(a).__name__, a.task_id) for a in actions] == [("SetTask", cached.task_id)]
     (skip,) = actions
