@@ -8,10 +8,10 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -39,7 +39,7 @@ from sluice.jobs import parent_of, submit
 from sluice.progress import log_tail, task_table
 from sluice.remote import Remote, follow, job_table, report
 from sluice.rerun_args import parse_rerun_args
-from sluice.runtime.assembly import open_runtime
+from sluice.runtime.assembly import Runtime, open_runtime
 from sluice.runtime.orchestrator import utc_now
 from sluice.store.schema import SchemaTooNew, current_revision
 from sluice.store.store import Store
@@ -127,7 +127,7 @@ def run(
     except OSError as exc:
         err.print(f"[red]error:[/] cannot read {file}: {escape(str(exc.strerror))}")
         raise typer.Exit(EXIT_INVALID) from None
-    try:
+    with _invalid_input():
         spec_doc, body = load_document(text)
         spec = parse_spec(spec_doc if caching is None else with_caching(spec_doc, caching))
         given = _parameters(body, params, _pairs(param, "-p"), spec.root.inputs)
@@ -144,15 +144,7 @@ def run(
             raise typer.Exit(_run_remote(_remote(server, parent, settings), sub, body, as_json))
         runtime = open_runtime(settings)
         job = submit(runtime.store, settings, sub, utc_now())
-    except SluiceError as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(EXIT_INVALID) from None
-    final = _watch(runtime.store, job, lambda: runtime.orchestrator.run_job(job.job_id))
-    runtime.close()
-    if as_json:
-        sys.stdout.write(json.dumps(render_job(final.job, final.tasks), indent=2) + "\n")
-    _report(final)
-    raise typer.Exit(_exit_code(final.job))
+    _run_here(runtime, job, as_json)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -170,7 +162,7 @@ def rerun(
     """
     settings = Settings()
     runtime = open_runtime(settings)
-    try:
+    with _invalid_input():
         original = runtime.store.snapshot(_find(runtime.store, job).job_id)
         spec = parse_spec(original.job.spec)
         args = parse_rerun_args(ctx.args, original, spec)
@@ -180,10 +172,12 @@ def rerun(
                          labels=labels, output_dir=original.job.output_dir,
                          rerun=RerunRequest(original.job.numeric_id, tuple(args.configs)))
         new = submit(runtime.store, settings, sub, utc_now())
-    except SluiceError as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(EXIT_INVALID) from None
-    final = _watch(runtime.store, new, lambda: runtime.orchestrator.run_job(new.job_id))
+    _run_here(runtime, new, as_json)
+
+
+def _run_here(runtime: Runtime, job: JobRecord, as_json: bool) -> NoReturn:
+    """Run a submitted job in this process with the live table, report it, exit with its code."""
+    final = _watch(runtime.store, job, lambda: runtime.orchestrator.run_job(job.job_id))
     runtime.close()
     if as_json:
         sys.stdout.write(json.dumps(render_job(final.job, final.tasks), indent=2) + "\n")
@@ -246,6 +240,16 @@ def _exit_code(job: JobRecord) -> int:
     return {PipelineState.SUCCEEDED: 0, PipelineState.CANCELLED: EXIT_CANCELLED}.get(job.state, EXIT_FAILED)
 
 
+@contextlib.contextmanager
+def _invalid_input() -> Iterator[None]:
+    """A SluiceError raised in the block: its message on stderr, and exit code 2."""
+    try:
+        yield
+    except SluiceError as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(EXIT_INVALID) from None
+
+
 def _open_store() -> Store:
     return Store(Settings().db_url)
 
@@ -305,11 +309,8 @@ def jobs_list(
     parent: Annotated[str | None, typer.Option("--parent", help=PARENT_HELP)] = None,
 ) -> None:
     """The newest jobs (or those a filter picks, in the order asked)."""
-    try:
+    with _invalid_input():
         rows = _job_rows(limit, filter_, order_by, server, parent)
-    except SluiceError as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(EXIT_INVALID) from None
     table = Table()
     table.add_column("job", no_wrap=True)  # the id `jobs get` and `logs` take: never cut
     for header in ("display name", "state", "created", "ended"):
@@ -327,22 +328,16 @@ def jobs_get(
 ) -> None:
     """One job: its tasks, or the PipelineJob JSON."""
     if server is not None:
-        try:
+        with _invalid_input():
             job = _remote(server, None).get(name)
-        except SluiceError as exc:
-            err.print(f"[red]error:[/] {escape(str(exc))}")
-            raise typer.Exit(EXIT_INVALID) from None
         if as_json:
             sys.stdout.write(json.dumps(job, indent=2) + "\n")
         else:
             Console().print(job_table(job))
         return
     store = _open_store()
-    try:
+    with _invalid_input():
         snapshot = store.snapshot(_find(store, name).job_id)
-    except SluiceError as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(EXIT_INVALID) from None
     if as_json:
         sys.stdout.write(json.dumps(render_job(snapshot.job, snapshot.tasks), indent=2) + "\n")
     else:
@@ -355,15 +350,12 @@ def jobs_cancel(
     server: Annotated[str | None, typer.Option("--server", help=SERVER_HELP)] = None,
 ) -> None:
     """Ask a job to stop: it goes CANCELLING, then CANCELLED (an ended job cannot be cancelled)."""
-    try:
+    with _invalid_input():
         if server is not None:
             _remote(server, None).cancel(name)
         else:
             store = _open_store()
             store.request_cancel(_find(store, name).job_id, utc_now())
-    except SluiceError as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(EXIT_INVALID) from None
     err.print(f"cancel requested: {name}")
 
 
@@ -373,15 +365,12 @@ def jobs_delete(
     server: Annotated[str | None, typer.Option("--server", help=SERVER_HELP)] = None,
 ) -> None:
     """Delete an ended job and its tasks (its artifacts and logs stay where they are)."""
-    try:
+    with _invalid_input():
         if server is not None:
             _remote(server, None).delete(name)
         else:
             store = _open_store()
             store.delete_jobs([_find(store, name).job_id])
-    except SluiceError as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(EXIT_INVALID) from None
     err.print(f"deleted: {name}")
 
 
@@ -410,11 +399,8 @@ def logs(
     """Print the logs of a job's task attempts (kept after the tasks end)."""
     settings = Settings()
     store = Store(settings.db_url)
-    try:
+    with _invalid_input():
         snapshot = store.snapshot(_find(store, job).job_id)
-    except SluiceError as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(EXIT_INVALID) from None
     chosen = [t for t in snapshot.tasks if t.kind is not TaskKind.DAG
               and (task is None or task in (t.name, t.key, str(t.task_id)))]
     if task is not None and not chosen:
