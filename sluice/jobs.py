@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from sluice.config import Settings
-from sluice.domain.records import JobRecord
+from sluice.domain.records import JobRecord, parent_name
 from sluice.domain.rerun import RerunRequest, plan_rerun
 from sluice.domain.submission import Submission, generated_job_id, prepare_job
 from sluice.errors import AlreadyExists, InvalidArgument, NotFound
@@ -18,7 +18,7 @@ from sluice.store.store import ApiFields, Store
 
 def parent_of(settings: Settings) -> str:
     """`projects/{project}/locations/{location}` of this Sluice."""
-    return f"projects/{settings.project}/locations/{settings.location}"
+    return parent_name(settings.project, settings.location)
 
 
 def check_rerun(store: Store, request: RerunRequest) -> None:

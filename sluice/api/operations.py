@@ -6,9 +6,6 @@ Sluice starts is done when it is handed out, so wait returns at once and cancel 
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 from datetime import datetime
 from typing import Annotated, Any
@@ -18,10 +15,11 @@ from fastapi.responses import JSONResponse
 
 from sluice.api import schemas
 from sluice.api.context import Services, ServicesDep, query_value
-from sluice.api.paging import page_size
+from sluice.api.paging import decode_token, encode_token, page_size
 from sluice.api.views import operation_json
 from sluice.domain.jsontypes import JsonObject
 from sluice.domain.operation import OperationRecord
+from sluice.domain.records import parent_name
 from sluice.errors import InvalidArgument, NotFound
 
 router = APIRouter(prefix="/projects/{project}/locations/{location}", tags=["operations"])
@@ -32,7 +30,7 @@ _DURATION = re.compile(r"^\d+(\.\d{1,9})?s$")
 
 
 def _find(services: Services, project: str, location: str, op_id: str, job_id: str | None) -> OperationRecord:
-    parent = f"projects/{project}/locations/{location}"
+    parent = parent_name(project, location)
     name = f"{parent}/operations/{op_id}"
     try:
         op = services.store.operations.get(int(op_id)) if op_id.isdigit() else None
@@ -53,23 +51,22 @@ def _done_filter(text: str | None) -> bool | None:
 
 
 def _token(op: OperationRecord, binding: str) -> str:
-    payload = json.dumps({"b": binding, "c": op.create_time.isoformat(), "i": op.op_id}).encode()
-    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+    return encode_token({"b": binding, "c": op.create_time.isoformat(), "i": op.op_id})
 
 
 def _cursor(token: str, binding: str) -> tuple[datetime, int]:
     try:
-        payload = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        payload = decode_token(token)
         if payload["b"] == binding and isinstance(payload["i"], int):
             return datetime.fromisoformat(payload["c"]), payload["i"]
-    except (ValueError, KeyError, TypeError, binascii.Error):
+    except (ValueError, KeyError, TypeError):
         pass
     raise InvalidArgument("not a page token of this request", "pageToken")
 
 
 def _list(services: Services, request: Request, project: str, location: str, job_id: str | None,
           filter_: str | None, size: int | None, token: str | None) -> JSONResponse:
-    parent = f"projects/{project}/locations/{location}"
+    parent = parent_name(project, location)
     done = _done_filter(filter_)
     binding = f"{parent}|{job_id}|{done}"
     token = query_value(request, token, "page_token")

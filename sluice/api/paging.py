@@ -12,8 +12,10 @@ import binascii
 import hashlib
 import json
 from datetime import datetime
+from typing import Any
 
 from sluice.api.schemas import snake
+from sluice.domain.jsontypes import Json
 from sluice.domain.listing import Cursor, JobField, OrderKey
 from sluice.domain.records import JobRecord
 from sluice.errors import InvalidArgument
@@ -62,11 +64,24 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
+def encode_token(payload: Json) -> str:
+    """A page token: the payload as JSON, base64url without padding (opaque to clients)."""
+    return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_token(token: str) -> Any:
+    """What encode_token encoded; ValueError when the token is not one."""
+    try:
+        return json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except binascii.Error as exc:
+        raise ValueError("not a page token") from exc
+
+
 def make_token(binding: tuple[str, ...], order: tuple[OrderKey, ...], last: JobRecord) -> str:
     """The token for the page after `last`."""
     values = [getattr(last, key.field.value) for key in order]
-    payload = {"b": _digest(*binding), "k": [v.isoformat() if isinstance(v, datetime) else v for v in values]}
-    return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+    keys = [v.isoformat() if isinstance(v, datetime) else v for v in values]
+    return encode_token({"b": _digest(*binding), "k": keys})
 
 
 def _value(raw: object, key: OrderKey) -> str | datetime | None:
@@ -80,7 +95,7 @@ def _value(raw: object, key: OrderKey) -> str | datetime | None:
 def read_token(token: str, binding: tuple[str, ...], order: tuple[OrderKey, ...]) -> Cursor:
     """The cursor in `token`; INVALID_ARGUMENT when it is damaged or belongs to another request."""
     try:
-        payload = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        payload = decode_token(token)
         values = payload["k"]
         if payload["b"] != _digest(*binding):
             raise InvalidArgument("the page token belongs to a request with another filter or orderBy",
@@ -88,5 +103,5 @@ def read_token(token: str, binding: tuple[str, ...], order: tuple[OrderKey, ...]
         if not isinstance(values, list) or len(values) != len(order):
             raise ValueError(values)
         return tuple(_value(v, k) for v, k in zip(values, order, strict=True))
-    except (ValueError, KeyError, TypeError, binascii.Error):
+    except (ValueError, KeyError, TypeError):
         raise InvalidArgument("not a page token this server handed out", "pageToken") from None

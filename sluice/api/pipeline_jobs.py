@@ -26,7 +26,7 @@ from sluice.api.views import (
 from sluice.domain.jsontypes import Json, JsonObject
 from sluice.domain.listing import JobQuery
 from sluice.domain.operation import OperationRecord
-from sluice.domain.records import JobRecord
+from sluice.domain.records import JobRecord, parent_name
 from sluice.domain.states import PipelineState
 from sluice.domain.submission import JOB_ID
 from sluice.errors import InvalidArgument, NotFound
@@ -37,10 +37,6 @@ router = APIRouter(prefix="/projects/{project}/locations/{location}", tags=["pip
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": schemas.ErrorResponse} for code in (400, 404, 409, 503)
 }
-
-
-def _parent(project: str, location: str) -> str:
-    return f"projects/{project}/locations/{location}"
 
 
 def _job_id(parent: str, job_id: str, field: str = "name") -> str:
@@ -75,7 +71,7 @@ def create_pipeline_job(
     view: ViewDep, pipeline_job_id: Annotated[str | None, Query(alias="pipelineJobId")] = None,
 ) -> JSONResponse:
     """Store a new job (QUEUED); it starts running at once. Without pipelineJobId an id is generated."""
-    parent = _parent(project, location)
+    parent = parent_name(project, location)
     made = creation(body, query_value(request, pipeline_job_id, "pipeline_job_id") or None, view.version)
     fields = ApiFields(made.extra, made.template_uri, made.template_version)
     job = submit(services.store, services.settings, made.submission, services.clock(), parent, fields)
@@ -87,7 +83,7 @@ def create_pipeline_job(
             summary="GetPipelineJob")
 def get_pipeline_job(project: str, location: str, job_id: str, services: ServicesDep, view: ViewDep) -> JSONResponse:
     """The job with its jobDetail (every task, as Vertex reports it)."""
-    found = _load(services.store, _parent(project, location), job_id, with_tasks=True)
+    found = _load(services.store, parent_name(project, location), job_id, with_tasks=True)
     return JSONResponse(job_json(found.job, found.tasks, found.extra, view))
 
 
@@ -102,7 +98,7 @@ def list_pipeline_jobs(
     mask: Annotated[str | None, Query(alias="readMask")] = None,
 ) -> Response:
     """One page of jobs, newest first by default; jobDetail is left out."""
-    parent = _parent(project, location)
+    parent = parent_name(project, location)
     filter_text = filter_ or ""
     order_text = query_value(request, order, "order_by") or ""
     mask_text = query_value(request, mask, "read_mask")
@@ -135,7 +131,7 @@ def list_pipeline_jobs(
 def delete_pipeline_job(project: str, location: str, job_id: str, services: ServicesDep,
                         view: ViewDep) -> JSONResponse:
     """Delete an ended job and its tasks (a running one is FAILED_PRECONDITION: cancel it first)."""
-    parent = _parent(project, location)
+    parent = parent_name(project, location)
     _load(services.store, parent, job_id)
     op = _new_operation(parent, type_url(view.version, "DeleteOperationMetadata"), {"@type": EMPTY}, services,
                         job_id)
@@ -150,7 +146,7 @@ def cancel_pipeline_job(
     _body: Annotated[dict[str, Any] | None, Body(description="{}")] = None,
 ) -> JSONResponse:
     """Ask the job to stop (asynchronous): it goes CANCELLING, then CANCELLED. An ended job: FAILED_PRECONDITION."""
-    job = _load(services.store, _parent(project, location), job_id).job
+    job = _load(services.store, parent_name(project, location), job_id).job
     # Vertex: cancel while cancelling is a no-op; of an ended job, FAILED_PRECONDITION (from the store).
     if job.state is not PipelineState.CANCELLING and not (job.cancel_requested and not job.state.terminal):
         services.store.request_cancel(job_id, services.clock())
@@ -182,7 +178,7 @@ def _listed(jobs: list[tuple[JobRecord, JsonObject]], view: View) -> list[Json]:
 def batch_delete_pipeline_jobs(project: str, location: str, body: schemas.BatchNames, services: ServicesDep,
                                view: ViewDep) -> JSONResponse:
     """Delete up to 32 ended jobs; atomic: if one cannot be deleted, none is."""
-    parent = _parent(project, location)
+    parent = parent_name(project, location)
     ids = _batch(parent, body.names)
     found = [_load(services.store, parent, job_id) for job_id in ids]
     response: JsonObject = {"@type": type_url(view.version, "BatchDeletePipelineJobsResponse"),
@@ -197,7 +193,7 @@ def batch_delete_pipeline_jobs(project: str, location: str, body: schemas.BatchN
 def batch_cancel_pipeline_jobs(project: str, location: str, body: schemas.BatchNames, services: ServicesDep,
                                view: ViewDep) -> JSONResponse:
     """Cancel up to 32 jobs, skipping those that have ended; the response lists the jobs cancelled."""
-    parent = _parent(project, location)
+    parent = parent_name(project, location)
     ids = _batch(parent, body.names)
     extras = {job_id: _load(services.store, parent, job_id).extra for job_id in ids}
     cancelled = services.store.cancel_jobs(ids, services.clock())

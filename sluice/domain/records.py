@@ -135,6 +135,11 @@ def task_path(task: TaskRecord, by_id: Mapping[int, TaskRecord]) -> str:
     return ".".join(reversed(parts)) or task.name
 
 
+def parent_name(project: str, location: str) -> str:
+    """`projects/{project}/locations/{location}`: the collection jobs and operations live in."""
+    return f"projects/{project}/locations/{location}"
+
+
 @dataclass(frozen=True)
 class JobRecord:
     """A pipeline job row."""
