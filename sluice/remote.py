@@ -23,8 +23,7 @@ from sluice.errors import AlreadyExists, FailedPrecondition, InvalidArgument, No
 
 ENDED = ("PIPELINE_STATE_SUCCEEDED", "PIPELINE_STATE_FAILED", "PIPELINE_STATE_CANCELLED")
 _ERRORS: dict[str, type[SluiceError]] = {
-    "INVALID_ARGUMENT": InvalidArgument, "NOT_FOUND": NotFound, "ALREADY_EXISTS": AlreadyExists,
-    "FAILED_PRECONDITION": FailedPrecondition,
+    kind.code.name: kind for kind in (InvalidArgument, NotFound, AlreadyExists, FailedPrecondition)
 }
 _STYLE = {"SUCCEEDED": "green", "SKIPPED": "green", "FAILED": "bold red", "RUNNING": "bold cyan",
           "CANCELLED": "yellow", "CANCELLING": "yellow", "NOT_TRIGGERED": "dim", "PENDING": "dim"}

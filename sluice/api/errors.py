@@ -16,37 +16,24 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
-from sluice.errors import SluiceError
+from sluice.errors import Code, SluiceError
 
 log = logging.getLogger(__name__)
 
-# google.rpc.Code → (HTTP status, name); as google.api_core and Google's front ends map them.
-STATUS: dict[int, tuple[int, str]] = {
-    0: (200, "OK"),
-    1: (499, "CANCELLED"),
-    2: (500, "UNKNOWN"),
-    3: (400, "INVALID_ARGUMENT"),
-    4: (504, "DEADLINE_EXCEEDED"),
-    5: (404, "NOT_FOUND"),
-    6: (409, "ALREADY_EXISTS"),
-    7: (403, "PERMISSION_DENIED"),
-    8: (429, "RESOURCE_EXHAUSTED"),
-    9: (400, "FAILED_PRECONDITION"),  # never 412: the client would raise PreconditionFailed
-    10: (409, "ABORTED"),
-    11: (400, "OUT_OF_RANGE"),
-    12: (501, "UNIMPLEMENTED"),
-    13: (500, "INTERNAL"),
-    14: (503, "UNAVAILABLE"),
-    15: (500, "DATA_LOSS"),
-    16: (401, "UNAUTHENTICATED"),
+# google.rpc.Code → HTTP status, as google.api_core and Google's front ends map them; the name is the Code's.
+STATUS: dict[Code, int] = {
+    Code.OK: 200, Code.CANCELLED: 499, Code.UNKNOWN: 500, Code.INVALID_ARGUMENT: 400, Code.DEADLINE_EXCEEDED: 504,
+    Code.NOT_FOUND: 404, Code.ALREADY_EXISTS: 409, Code.PERMISSION_DENIED: 403, Code.RESOURCE_EXHAUSTED: 429,
+    Code.FAILED_PRECONDITION: 400,  # never 412: the client would raise PreconditionFailed
+    Code.ABORTED: 409, Code.OUT_OF_RANGE: 400, Code.UNIMPLEMENTED: 501, Code.INTERNAL: 500, Code.UNAVAILABLE: 503,
+    Code.DATA_LOSS: 500, Code.UNAUTHENTICATED: 401,
 }
-INVALID_ARGUMENT, NOT_FOUND, INTERNAL, UNAVAILABLE = 3, 5, 13, 14
 
 
-def status_response(code: int, message: str, field: str | None = None, description: str = "") -> JSONResponse:
+def status_response(code: Code, message: str, field: str | None = None, description: str = "") -> JSONResponse:
     """The google.rpc.Status JSON for `code`; a BadRequest detail names the field at fault and what is wrong."""
-    http, name = STATUS.get(code, (500, "UNKNOWN"))
-    error: dict[str, Any] = {"code": http, "message": message, "status": name}
+    http = STATUS[code]
+    error: dict[str, Any] = {"code": http, "message": message, "status": code.name}
     if field:
         error["details"] = [{"@type": "type.googleapis.com/google.rpc.BadRequest",
                              "fieldViolations": [{"field": field, "description": description or message}]}]
@@ -80,34 +67,34 @@ def _validation_message(errors: list[Any]) -> tuple[str, str | None, str]:
 
 async def _sluice_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, SluiceError)
-    return status_response(int(exc.code), str(exc), exc.field, exc.message)
+    return status_response(exc.code, str(exc), exc.field, exc.message)
 
 
 async def _invalid(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError | ValidationError)
     message, field, description = _validation_message(list(exc.errors()))
-    return status_response(INVALID_ARGUMENT, message, field, description)
+    return status_response(Code.INVALID_ARGUMENT, message, field, description)
 
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     if exc.status_code in (404, 405):
         # Google's front end: a path or method it does not serve is NOT_FOUND.
-        return status_response(NOT_FOUND, f"no such method: {request.method} {request.url.path}")
-    return status_response(INVALID_ARGUMENT if exc.status_code < 500 else INTERNAL, str(exc.detail))
+        return status_response(Code.NOT_FOUND, f"no such method: {request.method} {request.url.path}")
+    return status_response(Code.INVALID_ARGUMENT if exc.status_code < 500 else Code.INTERNAL, str(exc.detail))
 
 
 async def _database(request: Request, exc: Exception) -> JSONResponse:
     # Locked, unreachable or restarting: a retry may well succeed.
     assert isinstance(exc, sa.exc.OperationalError)
     log.warning("database error during %s %s: %s", request.method, request.url.path, exc.orig)
-    return status_response(UNAVAILABLE, f"the store could not answer ({str(exc.orig).splitlines()[0]}); retry")
+    return status_response(Code.UNAVAILABLE, f"the store could not answer ({str(exc.orig).splitlines()[0]}); retry")
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     # Starlette re-raises after this answer, so the server logs the traceback; a bug, never bad input.
     log.error("internal error in %s %s: %r", request.method, request.url.path, exc)
-    return status_response(INTERNAL, f"internal error: {type(exc).__name__}")
+    return status_response(Code.INTERNAL, f"internal error: {type(exc).__name__}")
 
 
 def install_error_handlers(app: FastAPI) -> None:
