@@ -18,8 +18,8 @@ from typing import Any
 from lark import Lark, LarkError, Token, Transformer, UnexpectedInput, v_args
 
 from sluice.api.schemas import snake
+from sluice.api.views import PIPELINE_STATES
 from sluice.domain.listing import All, AnyOf, Compare, Filter, JobField, LabelIs, LabelMatch, Match, Not, Op
-from sluice.domain.states import PipelineState
 from sluice.errors import InvalidArgument
 
 _GRAMMAR = r"""
@@ -61,7 +61,6 @@ MAX_COMPARISONS, MAX_DEPTH = 100, 32
 @dataclass(frozen=True)
 class _Member:
     parts: tuple[str, ...]
-    quoted: bool  # the last part was a string literal
 
     @property
     def text(self) -> str:
@@ -94,11 +93,11 @@ class _Tree(Transformer[Token, Any]):
     def empty(self) -> None:
         return None
 
-    def value(self, token: Token) -> tuple[str, bool]:
-        return (_unquote(token), True) if token.type == "STRING" else (str(token), False)
+    def value(self, token: Token) -> str:
+        return _unquote(token) if token.type == "STRING" else str(token)
 
-    def member(self, *values: tuple[str, bool]) -> _Member:
-        return _Member(tuple(v for v, _ in values), values[-1][1])
+    def member(self, *values: str) -> _Member:
+        return _Member(values)
 
     def restriction(self, member: _Member, op: Token | None = None, arg: _Member | None = None) -> _Restriction:
         return _Restriction(member, str(op) if op is not None else None, arg)
@@ -128,10 +127,9 @@ def _time(text: str, field: str) -> datetime:
 
 
 def _state(text: str) -> str:
-    names = [s.value for s in PipelineState]
-    if text.isdigit() and int(text) < len(names):
-        return names[int(text)]
-    if text in names:
+    if text.isdigit() and int(text) < len(PIPELINE_STATES):
+        return PIPELINE_STATES[int(text)]
+    if text in PIPELINE_STATES:
         return text
     raise InvalidArgument(f"state: unknown PipelineState {text!r}; use a name such as PIPELINE_STATE_SUCCEEDED",
                           FIELD)

@@ -19,11 +19,6 @@ class PipelineState(str, Enum):
     PAUSED = "PIPELINE_STATE_PAUSED"
 
     @property
-    def number(self) -> int:
-        """The enum's wire number."""
-        return list(PipelineState).index(self)
-
-    @property
     def terminal(self) -> bool:
         """True once the job can no longer change."""
         return self in _TERMINAL_JOB
@@ -42,11 +37,6 @@ class TaskState(str, Enum):
     FAILED = "FAILED"
     SKIPPED = "SKIPPED"  # outputs taken from a cached execution
     NOT_TRIGGERED = "NOT_TRIGGERED"  # trigger policy not met: false condition or an upstream that did not succeed
-
-    @property
-    def number(self) -> int:
-        """The enum's wire number."""
-        return list(TaskState).index(self)
 
     @property
     def terminal(self) -> bool:
