@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import yaml
 from kfp import compiler
 
 from sluice.config import Settings
-from sluice.domain.records import Snapshot
+from sluice.domain.records import JobRecord, Snapshot
 from sluice.domain.spec import parse_spec
 from sluice.domain.submission import Submission
 from sluice.jobs import submit
@@ -56,6 +57,36 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
     rt.close()
 
 
+def submit_spec(rt: Runtime, settings: Settings, spec: dict[str, Any], params: dict[str, Any] | None = None,
+                **submission: Any) -> JobRecord:
+    """Store a compiled spec as a new job with these parameter values (and other Submission fields)."""
+    config = {"parameterValues": params or {}}
+    config.update(submission.pop("runtime_config", {}))
+    return submit(rt.store, settings, Submission(spec=parse_spec(spec), runtime_config=config, **submission),
+                  utc_now())
+
+
+def run_on(settings: Settings, spec: dict[str, Any], params: dict[str, Any] | None = None,
+           **submission: Any) -> Snapshot:
+    """Like the run_spec fixture, on a runtime of its own for `settings` (e.g. another max_parallel)."""
+    rt = open_runtime(settings)
+    try:
+        job = submit_spec(rt, settings, spec, params, **submission)
+        rt.orchestrator.run_job(job.job_id)
+        return rt.store.snapshot(job.job_id)
+    finally:
+        rt.close()
+
+
+def start_in_thread(rt: Runtime, settings: Settings, spec: dict[str, Any], params: dict[str, Any] | None = None,
+                    ) -> tuple[JobRecord, threading.Thread]:
+    """Submit `spec` and run it in a thread (to cancel it meanwhile); the job and the thread, started."""
+    job = submit_spec(rt, settings, spec, params)
+    worker = threading.Thread(target=rt.orchestrator.run_job, args=(job.job_id,))
+    worker.start()
+    return job, worker
+
+
 RunSpec = Callable[..., Snapshot]
 
 
@@ -64,10 +95,7 @@ def run_spec(runtime: Runtime, settings: Settings) -> RunSpec:
     """Submit a compiled spec with parameter values and run it to the end; returns the stored snapshot."""
 
     def _run(spec: dict[str, Any], params: dict[str, Any] | None = None, **submission: Any) -> Snapshot:
-        config = {"parameterValues": params or {}}
-        config.update(submission.pop("runtime_config", {}))
-        sub = Submission(spec=parse_spec(spec), runtime_config=config, **submission)
-        job = submit(runtime.store, settings, sub, utc_now())
+        job = submit_spec(runtime, settings, spec, params, **submission)
         runtime.orchestrator.run_job(job.job_id)
         return runtime.store.snapshot(job.job_id)
 

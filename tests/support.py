@@ -1,4 +1,4 @@
-"""Helpers several test packages share: a free port, a fresh PostgreSQL database."""
+"""Helpers several test packages share: a free port, a fresh PostgreSQL database, waiting for a condition."""
 
 from __future__ import annotations
 
@@ -37,6 +37,14 @@ def fresh_postgres_database(prefix: str) -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def wait_until(condition: Callable[[], object], seconds: float, what: str, every: float = 0.02) -> None:
+    """Poll `condition` until it is true; fail naming `what` if it is not within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} (not within {seconds:g} s)"
+        time.sleep(every)
 
 
 def wait_until_serving(url: str, process: subprocess.Popen[bytes], log: Callable[[], str], seconds: float,

@@ -1,19 +1,16 @@
 """Cancelling a running job: pending tasks never start, running ones are stopped, exit handlers still run."""
 
-import threading
 import time
 from pathlib import Path
 
 from kfp import dsl
 
 from sluice.config import Settings
-from sluice.domain.spec import parse_spec
 from sluice.domain.states import PipelineState, TaskState
-from sluice.domain.submission import Submission
-from sluice.jobs import submit
 from sluice.runtime.assembly import open_runtime
 from sluice.runtime.orchestrator import utc_now
-from tests.conftest import Compile, task
+from tests.conftest import Compile, start_in_thread, task
+from tests.support import wait_until
 
 IMAGE = "python:3.11"
 
@@ -49,15 +46,8 @@ def test_cancel_a_running_job(compile_pipeline: Compile, tmp_path: Path, envs_di
     settings = Settings(root=tmp_path / "root", envs_dir=envs_dir, max_parallel=1, cancel_grace_seconds=1)
     rt = open_runtime(settings)
     marker = tmp_path / "marker"
-    sub = Submission(spec=parse_spec(compile_pipeline(cancel_me)),
-                     runtime_config={"parameterValues": {"marker": str(marker)}})
-    job = submit(rt.store, settings, sub, utc_now())
-    worker = threading.Thread(target=rt.orchestrator.run_job, args=(job.job_id,))
-    worker.start()
-    deadline = time.monotonic() + 60
-    while not marker.exists():
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    job, worker = start_in_thread(rt, settings, compile_pipeline(cancel_me), {"marker": str(marker)})
+    wait_until(marker.exists, 60, "the task never started")
     started = time.monotonic()
     rt.store.request_cancel(job.job_id, utc_now())
     worker.join(timeout=30)

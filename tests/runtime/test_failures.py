@@ -7,20 +7,15 @@ Pipelines are compiled by the real kfp compiler and run with real subprocesses.
 
 import re
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 from kfp import dsl
 from kfp.dsl import OutputPath
 
 from sluice.config import Settings
 from sluice.domain.records import Snapshot, TaskRecord
-from sluice.domain.spec import parse_spec
 from sluice.domain.states import PipelineState, TaskState
-from sluice.domain.submission import Submission
-from sluice.jobs import submit
-from sluice.runtime.assembly import open_runtime
-from sluice.runtime.orchestrator import utc_now
-from tests.conftest import Compile, RunSpec, task
+from tests.conftest import Compile, RunSpec, run_on, task
 
 IMAGE = "python:3.11"
 FAIL_FAST = {"failurePolicy": "PIPELINE_FAILURE_POLICY_FAIL_FAST"}
@@ -42,17 +37,6 @@ def _never_ran(t: TaskRecord) -> None:
     assert t.outputs.parameters == {} and t.outputs.artifacts == {}, (t.name, t.outputs)
     assert "lastLog" not in t.detail, (t.name, t.detail)
     assert t.start_time is None, f"{t.name} ({t.state.name}) never ran but has start_time {t.start_time}"
-
-
-def _run_with(settings: Settings, spec: dict[str, Any], runtime_config: dict[str, Any]) -> Snapshot:
-    """Like the run_spec fixture, on a runtime of our own settings (e.g. another max_parallel)."""
-    rt = open_runtime(settings)
-    try:
-        job = submit(rt.store, settings, Submission(spec=parse_spec(spec), runtime_config=runtime_config), utc_now())
-        rt.orchestrator.run_job(job.job_id)
-        return rt.store.snapshot(job.job_id)
-    finally:
-        rt.close()
 
 
 @dsl.component(base_image=IMAGE)
@@ -245,7 +229,7 @@ def test_fail_fast_cancels_tasks_waiting_for_a_slot(
 ) -> None:
     # One slot: the tasks are created PENDING together and start one after another.
     settings = Settings(root=tmp_path / "serial", envs_dir=envs_dir, max_parallel=1, cancel_grace_seconds=2.0)
-    snapshot = _run_with(settings, compile_pipeline(fail_fast_queue_pipeline), FAIL_FAST)
+    snapshot = run_on(settings, compile_pipeline(fail_fast_queue_pipeline), runtime_config=FAIL_FAST)
 
     assert snapshot.job.state is PipelineState.FAILED
     bad = task(snapshot, "explode")

@@ -31,13 +31,8 @@ from kfp.dsl import (
 
 from sluice.config import Settings
 from sluice.domain.records import Snapshot, TaskRecord
-from sluice.domain.spec import parse_spec
 from sluice.domain.states import PipelineState, TaskState
-from sluice.domain.submission import Submission
-from sluice.jobs import submit
-from sluice.runtime.assembly import open_runtime
-from sluice.runtime.orchestrator import utc_now
-from tests.conftest import Compile, RunSpec, task
+from tests.conftest import Compile, RunSpec, run_on, task
 
 IMAGE = "python:3.11"
 
@@ -60,18 +55,6 @@ def _succeeded(snapshot: Snapshot) -> None:
 
 def _expected_uri(snapshot: Snapshot, t: TaskRecord, key: str) -> str:
     return f"{snapshot.job.output_dir}/{snapshot.job.job_id}/{t.task_id}/{key}"
-
-
-def _run_with(settings: Settings, spec: dict[str, Any], params: dict[str, Any] | None = None) -> Snapshot:
-    """Like the run_spec fixture, on a runtime of our own settings (e.g. another max_parallel)."""
-    rt = open_runtime(settings)
-    try:
-        sub = Submission(spec=parse_spec(spec), runtime_config={"parameterValues": params or {}})
-        job = submit(rt.store, settings, sub, utc_now())
-        rt.orchestrator.run_job(job.job_id)
-        return rt.store.snapshot(job.job_id)
-    finally:
-        rt.close()
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -645,7 +628,7 @@ def test_max_parallel_one_runs_tasks_one_at_a_time(
     compile_pipeline: Compile, tmp_path: Path, envs_dir: Path
 ) -> None:
     settings = Settings(root=tmp_path / "serial", envs_dir=envs_dir, max_parallel=1, cancel_grace_seconds=2.0)
-    snapshot = _run_with(settings, compile_pipeline(sleepers_pipeline), {"seconds": 0.3})
+    snapshot = run_on(settings, compile_pipeline(sleepers_pipeline), {"seconds": 0.3})
     _succeeded(snapshot)
     (l_start, l_end), (r_start, r_end) = _interval(snapshot, "left"), _interval(snapshot, "right")
     assert l_end <= r_start or r_end <= l_start, (l_start, l_end, r_start, r_end)

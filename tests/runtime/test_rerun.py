@@ -1,7 +1,5 @@
 """Reruns: reuse what SUCCEEDED in the original job, run the rest again, with per-task overrides."""
 
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +17,8 @@ from sluice.errors import InvalidArgument
 from sluice.jobs import submit
 from sluice.runtime.assembly import Runtime
 from sluice.runtime.orchestrator import utc_now
-from tests.conftest import Compile, RunSpec, task
+from tests.conftest import Compile, RunSpec, start_in_thread, task
+from tests.support import wait_until
 
 IMAGE = "python:3.11"
 
@@ -147,14 +146,11 @@ def test_rerun_of_a_cancelled_job(compile_pipeline: Compile, run_spec: RunSpec, 
                                   tmp_path: Path) -> None:
     spec = with_caching(compile_pipeline(chain_of_three), enabled=False)
     marker = tmp_path / "marker"
-    job = submit(runtime.store, settings, Submission(spec=parse_spec(spec),
-                 runtime_config={"parameterValues": {"marker": str(marker)}}), utc_now())
-    worker = threading.Thread(target=runtime.orchestrator.run_job, args=(job.job_id,))
-    worker.start()
-    while not marker.exists():  # the first task has started
-        time.sleep(0.02)
+    job, worker = start_in_thread(runtime, settings, spec, {"marker": str(marker)})
+    wait_until(marker.exists, 60, "the first task never started")
     runtime.store.request_cancel(job.job_id, utc_now())
     worker.join(30)
+    assert not worker.is_alive()
     cancelled = runtime.store.snapshot(job.job_id)
     assert cancelled.job.state is PipelineState.CANCELLED
     done = {t.name for t in cancelled.tasks if t.state is TaskState.SUCCEEDED and t.parent_id is not None}

@@ -6,8 +6,6 @@ which way it ran.
 """
 
 import os
-import threading
-import time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -16,13 +14,11 @@ from kfp import dsl
 
 from sluice.config import Settings
 from sluice.domain.records import Snapshot
-from sluice.domain.spec import parse_spec
 from sluice.domain.states import PipelineState, TaskState
-from sluice.domain.submission import Submission
-from sluice.jobs import submit
 from sluice.runtime.assembly import open_runtime
 from sluice.runtime.orchestrator import utc_now
-from tests.conftest import Compile, task
+from tests.conftest import Compile, run_on, start_in_thread, task
+from tests.support import wait_until
 
 IMAGE = "python:3.11"
 
@@ -71,17 +67,6 @@ def failures_pipeline() -> None:
         fail_with(how=how).set_display_name(how).set_retry(0)
 
 
-def _run(settings: Settings, spec: dict, params: dict | None = None) -> Snapshot:
-    rt = open_runtime(settings)
-    try:
-        sub = Submission(spec=parse_spec(spec), runtime_config={"parameterValues": params or {}})
-        job = submit(rt.store, settings, sub, utc_now())
-        rt.orchestrator.run_job(job.job_id)
-        return rt.store.snapshot(job.job_id)
-    finally:
-        rt.close()
-
-
 def _settings(tmp_path: Path, envs_dir: Path, warm: bool) -> Settings:
     return Settings(root=tmp_path / ("warm" if warm else "cold"), envs_dir=envs_dir, max_parallel=2,
                     cancel_grace_seconds=1, warm_executor=warm)
@@ -93,7 +78,7 @@ def _log(snapshot: Snapshot, name: str) -> str:
 
 def test_a_warm_task_sees_what_a_cold_one_sees(compile_pipeline: Compile, tmp_path: Path, envs_dir: Path) -> None:
     spec = compile_pipeline(observe_pipeline)
-    runs = {warm: _run(_settings(tmp_path, envs_dir, warm), spec) for warm in (True, False)}
+    runs = {warm: run_on(_settings(tmp_path, envs_dir, warm), spec) for warm in (True, False)}
     seen = {}
     for warm, snapshot in runs.items():
         assert snapshot.job.state is PipelineState.SUCCEEDED, snapshot.job.error
@@ -122,7 +107,7 @@ def test_failures_end_the_same_warm_and_cold(compile_pipeline: Compile, tmp_path
     spec = compile_pipeline(failures_pipeline)
     ended = {}
     for warm in (True, False):
-        snapshot = _run(_settings(tmp_path, envs_dir, warm), spec)
+        snapshot = run_on(_settings(tmp_path, envs_dir, warm), spec)
         assert snapshot.job.state is PipelineState.FAILED
         for how in ("raise", "exit", "signal"):
             t = task(snapshot, how)
@@ -166,15 +151,8 @@ def test_cancelling_stops_the_component_after_its_grace_period(
     settings = _settings(tmp_path, envs_dir, warm)
     rt = open_runtime(settings)
     marker = tmp_path / "pid"
-    sub = Submission(spec=parse_spec(compile_pipeline(hang_pipeline)),
-                     runtime_config={"parameterValues": {"marker": str(marker)}})
-    job = submit(rt.store, settings, sub, utc_now())
-    worker = threading.Thread(target=rt.orchestrator.run_job, args=(job.job_id,))
-    worker.start()
-    deadline = time.monotonic() + 60
-    while not marker.exists() or not marker.read_text():
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    job, worker = start_in_thread(rt, settings, compile_pipeline(hang_pipeline), {"marker": str(marker)})
+    wait_until(lambda: marker.exists() and marker.read_text(), 60, "the component never started")
     pid = int(marker.read_text())
     assert Path(f"/proc/{pid}").exists()
     rt.store.request_cancel(job.job_id, utc_now())
@@ -184,11 +162,8 @@ def test_cancelling_stops_the_component_after_its_grace_period(
         assert rt.store.snapshot(job.job_id).job.state is PipelineState.CANCELLED
     finally:
         rt.close()
-    for _ in range(100):  # the warm executor reaps its child right after it dies
-        if not Path(f"/proc/{pid}").exists():
-            break
-        time.sleep(0.02)
-    assert not Path(f"/proc/{pid}").exists(), "the component's process outlived the cancel"
+    # the warm executor reaps its child right after it dies
+    wait_until(lambda: not Path(f"/proc/{pid}").exists(), 2, "the component's process outlived the cancel")
     assert Path(f"{marker}.cleaned").read_text() == "cleaned up"  # it had its grace period to end on SIGTERM
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
