@@ -182,7 +182,7 @@ def _run_here(runtime: Runtime, job: JobRecord, as_json: bool) -> NoReturn:
     if as_json:
         sys.stdout.write(json.dumps(render_job(final.job, final.tasks), indent=2) + "\n")
     _report(final)
-    raise typer.Exit(_exit_code(final.job))
+    raise typer.Exit(_exit_code(final.job.state))
 
 
 def _watch(store: Store, job: JobRecord, drive: Callable[[], object]) -> Snapshot:
@@ -236,8 +236,8 @@ def _report(final: Snapshot) -> None:
         err.print(f"[bold]{job.state.name}[/] {job.name}")
 
 
-def _exit_code(job: JobRecord) -> int:
-    return {PipelineState.SUCCEEDED: 0, PipelineState.CANCELLED: EXIT_CANCELLED}.get(job.state, EXIT_FAILED)
+def _exit_code(state: PipelineState) -> int:
+    return {PipelineState.SUCCEEDED: 0, PipelineState.CANCELLED: EXIT_CANCELLED}.get(state, EXIT_FAILED)
 
 
 @contextlib.contextmanager
@@ -278,8 +278,7 @@ def _run_remote(remote: Remote, sub: Submission, body: JsonObject | None, as_jso
     if as_json:
         sys.stdout.write(json.dumps(final, indent=2) + "\n")
     report(final, err)
-    state = final.get("state")
-    return {"PIPELINE_STATE_SUCCEEDED": 0, "PIPELINE_STATE_CANCELLED": EXIT_CANCELLED}.get(str(state), EXIT_FAILED)
+    return _exit_code(PipelineState(final["state"]))
 
 
 def _short_time(value: object) -> str:

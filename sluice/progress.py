@@ -9,27 +9,23 @@ from rich.table import Table
 from rich.text import Text
 
 from sluice.domain.records import Snapshot, TaskKind, TaskRecord
-from sluice.domain.states import PipelineState, TaskState
 
-_STYLE = {
-    TaskState.PENDING: "dim",
-    TaskState.RUNNING: "bold cyan",
-    TaskState.SUCCEEDED: "green",
-    TaskState.SKIPPED: "green",
-    TaskState.FAILED: "bold red",
-    TaskState.CANCELLED: "yellow",
-    TaskState.CANCELLING: "yellow",
-    TaskState.CANCEL_PENDING: "yellow",
-    TaskState.NOT_TRIGGERED: "dim",
+# Styles by state name: TaskState names are also how the PipelineJob JSON spells task states.
+TASK_STYLE = {
+    "PENDING": "dim", "RUNNING": "bold cyan", "SUCCEEDED": "green", "SKIPPED": "green", "FAILED": "bold red",
+    "CANCELLED": "yellow", "CANCELLING": "yellow", "CANCEL_PENDING": "yellow", "NOT_TRIGGERED": "dim",
 }
-_JOB_STYLE = {PipelineState.SUCCEEDED: "green", PipelineState.FAILED: "bold red", PipelineState.CANCELLED: "yellow"}
+_JOB_STYLE = {"SUCCEEDED": "green", "FAILED": "bold red", "CANCELLED": "yellow"}
 
 
-def _elapsed(task: TaskRecord, now: datetime) -> str:
-    if task.start_time is None:
-        return ""
-    seconds = ((task.end_time or now) - task.start_time).total_seconds()
-    return f"{seconds:.1f}s"
+def job_title(job_id: str, state_name: str) -> Text:
+    """A task table's title: the job and its state (`SUCCEEDED`, without PIPELINE_STATE_)."""
+    return Text.assemble(f"{job_id}  ", (state_name, _JOB_STYLE.get(state_name, "bold cyan")))
+
+
+def elapsed(start: datetime | None, end: datetime | None, now: datetime) -> str:
+    """How long a task ran (or has been running), as a table shows it; empty before it started."""
+    return f"{((end or now) - start).total_seconds():.1f}s" if start is not None else ""
 
 
 def _depth(task: TaskRecord, by_id: dict[int, TaskRecord]) -> int:
@@ -43,8 +39,7 @@ def _depth(task: TaskRecord, by_id: dict[int, TaskRecord]) -> int:
 def task_table(snapshot: Snapshot, now: datetime) -> Table:
     """One row per task (indented under its DAG), with state and elapsed time."""
     job = snapshot.job
-    title = Text.assemble(f"{job.job_id}  ", (job.state.name, _JOB_STYLE.get(job.state, "bold cyan")))
-    table = Table(title=title, title_justify="left", expand=False)
+    table = Table(title=job_title(job.job_id, job.state.name), title_justify="left", expand=False)
     table.add_column("task")
     table.add_column("state")
     table.add_column("attempt", justify="right")
@@ -55,7 +50,8 @@ def task_table(snapshot: Snapshot, now: datetime) -> Table:
             continue
         name = "  " * (_depth(task, by_id) - 1) + task.name + ("/" if task.kind is TaskKind.DAG else "")
         attempt = str(task.attempt) if task.kind is TaskKind.CONTAINER and task.attempt else ""
-        table.add_row(name, Text(task.state.name, _STYLE.get(task.state, "")), attempt, _elapsed(task, now))
+        table.add_row(name, Text(task.state.name, TASK_STYLE.get(task.state.name, "")), attempt,
+                      elapsed(task.start_time, task.end_time, now))
     return table
 
 

@@ -18,15 +18,15 @@ from rich.table import Table
 from rich.text import Text
 
 from sluice.domain.jsontypes import JsonObject
+from sluice.domain.states import PipelineState
 from sluice.domain.submission import JOB_ID
 from sluice.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, SluiceError
+from sluice.progress import TASK_STYLE, elapsed, job_title
 
-ENDED = ("PIPELINE_STATE_SUCCEEDED", "PIPELINE_STATE_FAILED", "PIPELINE_STATE_CANCELLED")
+ENDED = frozenset(s.value for s in PipelineState if s.terminal)
 _ERRORS: dict[str, type[SluiceError]] = {
     kind.code.name: kind for kind in (InvalidArgument, NotFound, AlreadyExists, FailedPrecondition)
 }
-_STYLE = {"SUCCEEDED": "green", "SKIPPED": "green", "FAILED": "bold red", "RUNNING": "bold cyan",
-          "CANCELLED": "yellow", "CANCELLING": "yellow", "NOT_TRIGGERED": "dim", "PENDING": "dim"}
 
 
 class Remote:
@@ -112,18 +112,11 @@ def _time(value: Any) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else None
 
 
-def _elapsed(task: JsonObject, now: datetime) -> str:
-    start = _time(task.get("startTime"))
-    if start is None:
-        return ""
-    return f"{((_time(task.get('endTime')) or now) - start).total_seconds():.1f}s"
-
-
 def job_table(job: JsonObject, now: datetime | None = None) -> Table:
     """One row per task of a PipelineJob JSON (indented under its DAG), as `sluice run` shows a local job."""
     now = now or datetime.now(UTC)
     state = str(job.get("state", "")).removeprefix("PIPELINE_STATE_")
-    title = Text.assemble(f"{str(job.get('name', '')).rsplit('/', 1)[-1]}  ", (state, _STYLE.get(state, "bold cyan")))
+    title = job_title(str(job.get("name", "")).rsplit("/", 1)[-1], state)
     table = Table("task", "state", "elapsed", title=title, title_justify="left")
     tasks = _task_details(job)
     parents = {str(t.get("taskId")): str(t.get("parentTaskId", "")) for t in tasks}
@@ -134,8 +127,8 @@ def job_table(job: JsonObject, now: datetime | None = None) -> Table:
         while parents.get(current):
             depth, current = depth + 1, parents[current]
         task_state = str(task.get("state", ""))
-        table.add_row("  " * depth + str(task.get("taskName", "")), Text(task_state, _STYLE.get(task_state, "")),
-                      _elapsed(task, now))
+        table.add_row("  " * depth + str(task.get("taskName", "")), Text(task_state, TASK_STYLE.get(task_state, "")),
+                      elapsed(_time(task.get("startTime")), _time(task.get("endTime")), now))
     return table
 
 
