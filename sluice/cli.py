@@ -33,7 +33,7 @@ from sluice.domain.resource import render_job
 from sluice.domain.spec import load_document, parse_spec
 from sluice.domain.states import PipelineState, TaskState
 from sluice.domain.submission import BILLING_LABEL, Submission
-from sluice.domain.values import parse_text
+from sluice.domain.values import NO_PIPELINE_INPUT, declared, parse_pair, parse_text
 from sluice.errors import FailedPrecondition, InvalidArgument, SluiceError
 from sluice.jobs import parent_of, submit
 from sluice.progress import log_tail, task_table
@@ -60,13 +60,7 @@ PARENT_HELP = "projects/{p}/locations/{l} on the server [default: from SLUICE_PR
 
 
 def _pairs(items: list[str], option: str) -> dict[str, str]:
-    result: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise InvalidArgument(f"expected NAME=VALUE, got {item!r}", option)
-        result[key] = value
-    return result
+    return dict(parse_pair(item, option) for item in items)
 
 
 def _parameters(body: JsonObject | None, params_file: Path | None, pairs: dict[str, str],
@@ -86,11 +80,8 @@ def _parameters(body: JsonObject | None, params_file: Path | None, pairs: dict[s
             raise InvalidArgument("must hold a JSON object of parameter values", "--params")
         given.update(loaded)
     for name, text in pairs.items():
-        declared = interface.parameters.get(name)
-        if declared is None:
-            known = ", ".join(sorted(interface.parameters)) or "none"
-            raise InvalidArgument(f"the pipeline has no input parameter {name!r} (it has: {known})", f"-p {name}")
-        given[name] = parse_text(text, declared.type, f"-p {name}")
+        param = declared(interface.parameters, name, NO_PIPELINE_INPUT, f"-p {name}")
+        given[name] = parse_text(text, param.type, f"-p {name}")
     return given
 
 

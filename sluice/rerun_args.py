@@ -15,7 +15,7 @@ from sluice.domain.ir import PipelineSpecView
 from sluice.domain.jsontypes import JsonObject
 from sluice.domain.records import Snapshot, task_path
 from sluice.domain.rerun import TaskRerunConfig
-from sluice.domain.values import parse_text
+from sluice.domain.values import NO_PIPELINE_INPUT, declared, parse_pair, parse_text
 from sluice.errors import InvalidArgument
 
 
@@ -74,21 +74,14 @@ def parse_rerun_args(tokens: Sequence[str], original: Snapshot, spec: PipelineSp
             current = _Task(_resolve(value, paths, option), skip=option == "--skip-task")
             chosen.append(current)
             continue
-        key, sep, text = value.partition("=")
-        if not sep or not key:
-            raise InvalidArgument(f"expected NAME=VALUE, got {value!r}", "-p")
+        key, text = parse_pair(value, "-p")
         if current is None:
-            declared = spec.root.inputs.parameters.get(key)
-            if declared is None:
-                raise InvalidArgument(f"the pipeline has no input parameter {key!r}", f"-p {key}")
-            result.parameters[key] = parse_text(text, declared.type, f"-p {key}")
+            param = declared(spec.root.inputs.parameters, key, NO_PIPELINE_INPUT, f"-p {key}")
+            result.parameters[key] = parse_text(text, param.type, f"-p {key}")
             continue
-        comp = spec.component(components[current.path])
-        declared = comp.inputs.parameters.get(key)
-        if declared is None:
-            known = ", ".join(sorted(comp.inputs.parameters)) or "none"
-            raise InvalidArgument(f"task {current.path!r} has no input {key!r} (it has: {known})", f"-p {key}")
-        current.params[key] = parse_text(text, declared.type, f"-p {key}")
+        inputs = spec.component(components[current.path]).inputs.parameters
+        param = declared(inputs, key, f"task {current.path!r} has no input", f"-p {key}")
+        current.params[key] = parse_text(text, param.type, f"-p {key}")
     result.configs = [TaskRerunConfig(task_name=t.path, parameter_values=t.params, skip_task=t.skip,
                                       skip_downstream=t.skip) for t in chosen]
     return result

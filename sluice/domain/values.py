@@ -6,7 +6,7 @@ import json
 import math
 from collections.abc import Mapping
 
-from sluice.domain.ir import Interface, ParamType
+from sluice.domain.ir import Interface, ParamDef, ParamType
 from sluice.domain.jsontypes import Json, JsonObject
 from sluice.errors import InvalidArgument
 
@@ -71,16 +71,33 @@ def parse_text(text: str, ptype: ParamType, field: str) -> Json:
     return coerce(parsed, ptype, field)
 
 
+def parse_pair(item: str, option: str) -> tuple[str, str]:
+    """`NAME=VALUE` from the command line as (NAME, VALUE text)."""
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise InvalidArgument(f"expected NAME=VALUE, got {item!r}", option)
+    return key, value
+
+
+def declared(params: Mapping[str, ParamDef], name: str, missing: str, field: str) -> ParamDef:
+    """The declaration of input parameter `name`; else InvalidArgument "`missing` 'name' (it has: ...)"."""
+    found = params.get(name)
+    if found is None:
+        known = ", ".join(sorted(params)) or "none"
+        raise InvalidArgument(f"{missing} {name!r} (it has: {known})", field)
+    return found
+
+
+NO_PIPELINE_INPUT = "the pipeline has no input parameter"
+
+
 def bind_inputs(interface: Interface, given: Mapping[str, Json], field: str) -> JsonObject:
     """The pipeline's input parameters: given values typed, defaults applied, unknown or missing rejected.
 
     An optional input without a default and without a value is simply absent (as on Vertex).
     """
     for name in given:
-        if name not in interface.parameters:
-            known = ", ".join(sorted(interface.parameters)) or "none"
-            raise InvalidArgument(f"the pipeline has no input parameter {name!r} (it has: {known})",
-                                  f"{field}.{name}")
+        declared(interface.parameters, name, NO_PIPELINE_INPUT, f"{field}.{name}")
     bound: JsonObject = {}
     for name, spec in interface.parameters.items():
         if name in given:
