@@ -11,7 +11,7 @@ from sqlalchemy.engine import URL
 
 from sluice.errors import FailedPrecondition
 from sluice.runtime.orchestrator import Orchestrator
-from sluice.store.store import Store
+from sluice.store.store import Store, sqlite_file
 
 log = logging.getLogger(__name__)
 
@@ -22,15 +22,16 @@ def _sqlite_runner_lock(url: URL) -> IO[str] | None:
     (`sluice run` next to a server is fine: each job is driven by the holder of its lease.) Several
     replicas need PostgreSQL.
     """
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+    path = sqlite_file(url)
+    if path is None:
         return None
-    lock = open(f"{url.database}.runner.lock", "w")  # noqa: SIM115 - held open while the runner lives
+    lock = open(f"{path}.runner.lock", "w")  # noqa: SIM115 - held open while the runner lives
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         lock.close()
         raise FailedPrecondition(
-            f"another Sluice server is already running jobs on the SQLite file {url.database}; SQLite allows "
+            f"another Sluice server is already running jobs on the SQLite file {path}; SQLite allows "
             "one such process. Use PostgreSQL (SLUICE_DB_URL=postgresql://...) to run several replicas."
         ) from None
     return lock

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import URL, Engine
 
 from sluice.domain.actions import Action, CacheResult, NewTask, SetJob
 from sluice.domain.caching import CacheHit
@@ -27,11 +27,18 @@ from sluice.store.tables import labels, pipeline_jobs, tasks
 from sluice.store.transitions import Row, insert_history, insert_tasks, task_row, update
 
 
+def sqlite_file(url: URL) -> Path | None:
+    """The database file of a SQLite URL (None for other databases and for :memory:)."""
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database)
+
+
 def _engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_file(sa.engine.make_url(url))
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @sa.event.listens_for(engine, "connect")
@@ -67,14 +74,12 @@ class Store:
         taken = AlreadyExists(f"a pipeline job with id {job.job_id!r} exists already", "pipelineJobId")
         try:
             with self.engine.begin() as conn:
-                if conn.execute(sa.select(pipeline_jobs.c.job_id).where(pipeline_jobs.c.job_id == job.job_id)).first():
-                    raise taken
                 conn.execute(pipeline_jobs.insert().values(**job_row(job), **(extra or ApiFields()).columns()))
                 if job.labels:
                     conn.execute(labels.insert(), [{"job_id": job.job_id, "key": k, "value": v}
                                                    for k, v in job.labels.items()])
         except sa.exc.IntegrityError:
-            raise taken from None  # created concurrently between the check and the insert
+            raise taken from None  # the primary key says so, also for two creates at the same time
         return job
 
     def record_process(self, job_id: str, task_id: int, attempt: int, ident: str) -> None:
