@@ -26,7 +26,7 @@ from sluice.config import Settings
 from sluice.domain.caching import with_caching
 from sluice.domain.ir import Interface
 from sluice.domain.jsontypes import Json, JsonObject
-from sluice.domain.listing import JobQuery
+from sluice.domain.listing import JobQuery, SpecMode
 from sluice.domain.records import JobRecord, Snapshot, TaskKind
 from sluice.domain.rerun import RerunRequest
 from sluice.domain.resource import render_job
@@ -285,7 +285,7 @@ def _job_rows(limit: int, filter_: str | None, order_by: str | None, server: str
         return [(str(j["name"]).rsplit("/", 1)[-1], str(j.get("displayName", "")),
                  str(j.get("state", "")).removeprefix("PIPELINE_STATE_"), _short_time(j.get("createTime")),
                  _short_time(j.get("endTime"))) for j in _remote(server, parent).list(filter_, order_by, limit)]
-    query = JobQuery(parent, parse_order(order_by), parse_filter(filter_), limit=limit, with_spec=False)
+    query = JobQuery(parent, parse_order(order_by), parse_filter(filter_), limit=limit, spec=SpecMode.NONE)
     return [(j.job_id, j.display_name, j.state.name, _short_time(j.create_time), _short_time(j.end_time))
             for j in _open_store().list_page(query).jobs]
 

@@ -24,7 +24,7 @@ from sluice.api.views import (
     type_url,
 )
 from sluice.domain.jsontypes import Json, JsonObject
-from sluice.domain.listing import JobQuery
+from sluice.domain.listing import JobQuery, SpecMode
 from sluice.domain.operation import OperationRecord
 from sluice.domain.records import JobRecord, parent_name
 from sluice.domain.states import PipelineState
@@ -111,9 +111,12 @@ def list_pipeline_jobs(
     keys = parse_order(order_text)
     paths = parse_mask(mask_text, view.version) if mask_text else None
     binding = (parent, filter_text, order_text)
+    if paths is None:
+        spec = SpecMode.RAW  # the whole resource: the stored spec text goes out as it is
+    else:
+        spec = SpecMode.DECODED if any(p[0] == "pipelineSpec" for p in paths) else SpecMode.NONE
     query = JobQuery(parent, keys, parse_filter(filter_text), read_token(token_text, binding, keys) if token_text
-                     else None, page_size(size), with_spec=paths is None or any(p[0] == "pipelineSpec" for p in paths),
-                     raw_spec=paths is None)
+                     else None, page_size(size), spec)
     page = services.store.list_page(query)
     next_token = make_token(binding, keys, page.jobs[-1]) if page.more else None
     if page.raw_specs is not None:

@@ -123,6 +123,14 @@ class OrderKey:
 Cursor = tuple[str | datetime | None, ...]
 
 
+class SpecMode(Enum):
+    """How a page carries each job's pipelineSpec."""
+
+    NONE = "none"  # left out (a readMask without it)
+    DECODED = "decoded"  # as a JSON object in JobRecord.spec
+    RAW = "raw"  # as its stored JSON text in JobPage.raw_specs, not decoded
+
+
 @dataclass(frozen=True)
 class JobQuery:
     """One page of jobs under `parent` (None: every parent). `order` ends with a unique key (JOB_ID)."""
@@ -132,8 +140,7 @@ class JobQuery:
     where: Filter | None = None
     after: Cursor | None = None
     limit: int = 100
-    with_spec: bool = True  # False: leave pipelineSpec out (a readMask without it)
-    raw_spec: bool = False  # True: pipelineSpec as its stored JSON text in JobPage.raw_specs, not decoded
+    spec: SpecMode = SpecMode.DECODED
 
 
 @dataclass(frozen=True)

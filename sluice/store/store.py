@@ -14,7 +14,7 @@ from sqlalchemy.engine import URL, Engine
 from sluice.domain.actions import Action, CacheResult, NewTask, SetJob
 from sluice.domain.caching import CacheHit
 from sluice.domain.jsontypes import JsonObject
-from sluice.domain.listing import JobPage, JobQuery
+from sluice.domain.listing import JobPage, JobQuery, SpecMode
 from sluice.domain.operation import OperationRecord
 from sluice.domain.records import JobRecord, Snapshot, TaskRecord
 from sluice.domain.states import PipelineState
@@ -222,9 +222,9 @@ class Store:
     def list_page(self, query: JobQuery) -> JobPage:
         """One page of jobs in `query.order`, starting after `query.after`, with their API-only fields."""
         columns: list[Any] = [c for c in pipeline_jobs.c if c.name != "spec"]
-        if query.raw_spec:  # the text as stored: a list page can pass it through without decoding it
+        if query.spec is SpecMode.RAW:  # the text as stored: a list page can pass it through without decoding it
             columns.append(sa.cast(pipeline_jobs.c.spec, sa.Text).label("spec_text"))
-        elif query.with_spec:
+        elif query.spec is SpecMode.DECODED:
             columns.append(pipeline_jobs.c.spec)
         stmt = sa.select(*columns)
         if query.parent is not None:
@@ -242,9 +242,8 @@ class Store:
                 found = sa.select(labels).where(labels.c.job_id.in_(list(by_job))).order_by(labels.c.key)
                 for label in conn.execute(found):
                     by_job[label.job_id][label.key] = label.value
-        decoded = query.with_spec and not query.raw_spec
-        jobs = tuple(job_record(r, by_job[r.job_id], r.spec if decoded else {}) for r in page)
-        raw = {r.job_id: r.spec_text for r in page} if query.raw_spec else None
+        jobs = tuple(job_record(r, by_job[r.job_id], r.spec if query.spec is SpecMode.DECODED else {}) for r in page)
+        raw = {r.job_id: r.spec_text for r in page} if query.spec is SpecMode.RAW else None
         return JobPage(jobs, {r.job_id: api_extra(r) for r in page}, len(rows) > query.limit, raw)
 
     def resource(self, job_id: str, with_tasks: bool = False) -> Resource:

@@ -23,6 +23,7 @@ from sluice.domain.listing import (
     Not,
     Op,
     OrderKey,
+    SpecMode,
 )
 from sluice.domain.operation import OperationRecord
 from sluice.domain.records import JobRecord, TaskKind
@@ -135,7 +136,7 @@ def test_extras_round_trip_and_come_with_pages(store: Store) -> None:
     expected = {"serviceAccount": "sa@x", "reservedIpRanges": ["r1"], "templateUri": "https://h/t.yaml",
                 "templateMetadata": {"version": "v1"}}
     assert store.resource("a-0").extra == expected
-    page = store.list_page(JobQuery(PARENT, NEWEST_FIRST, with_spec=False))
+    page = store.list_page(JobQuery(PARENT, NEWEST_FIRST, spec=SpecMode.NONE))
     assert page.extras == {"a-0": expected, "bare": {}}
     assert page.jobs[0].spec == {}
     assert page.jobs[0] == replace(store.get_job("a-0"), spec={})
@@ -146,7 +147,7 @@ def test_extras_round_trip_and_come_with_pages(store: Store) -> None:
 def test_pages_can_carry_the_stored_spec_text(store: Store) -> None:
     job = replace(make_job("a-0", T0), spec={"pipelineInfo": {"name": "pipe"}, "x": [1, 2.5, "é"]})
     store.create_job(job)
-    page = store.list_page(JobQuery(PARENT, NEWEST_FIRST, raw_spec=True))
+    page = store.list_page(JobQuery(PARENT, NEWEST_FIRST, spec=SpecMode.RAW))
     assert page.raw_specs is not None and json.loads(page.raw_specs["a-0"]) == job.spec
     assert page.jobs[0].spec == {}
 
