@@ -52,8 +52,8 @@ class Settings(BaseSettings):
     cancel_grace_seconds: float = 10.0
     lease_seconds: float = 30.0
     """How long a job stays with an orchestrator that stopped renewing its lease (a dead replica)."""
-    cache_max_age: str = ""
-    """Cached executions older than this are not reused (`7d`, `12h`, `30m`, `90s`); empty: any age."""
+    cache_max_age: timedelta | None = None
+    """Cached executions older than this are not reused (`7d`, `12h`, `30m`, `90s`); None or empty: any age."""
 
     @field_validator("root", "envs_dir")
     @classmethod
@@ -82,16 +82,12 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown executor {value!r}; this version runs tasks with 'local'")
         return value
 
-    @field_validator("cache_max_age")
+    @field_validator("cache_max_age", mode="before")
     @classmethod
-    def _duration(cls, value: str) -> str:
-        if value:
-            parse_duration(value)
+    def _duration(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_duration(value) if value.strip() else None
         return value
-
-    def cache_max_age_delta(self) -> timedelta | None:
-        """cache_max_age as a timedelta (None: no limit)."""
-        return parse_duration(self.cache_max_age) if self.cache_max_age else None
 
     @model_validator(mode="after")
     def _sqlite_default(self) -> Settings:

@@ -38,6 +38,6 @@ def open_runtime(settings: Settings) -> Runtime:
     warm = WarmExecutors() if settings.warm_executor else None
     launcher = Launcher(settings.root, LocalExecutor(), envs, settings.cancel_grace_seconds, warm)
     orchestrator = Orchestrator(store, launcher, settings.max_parallel,
-                                cache_max_age=settings.cache_max_age_delta(),
+                                cache_max_age=settings.cache_max_age,
                                 lease=timedelta(seconds=settings.lease_seconds))
     return Runtime(store, launcher, orchestrator)
