@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -119,6 +120,18 @@ class TaskSpec:
     condition: str
     all_upstream_completed: bool
     iterator: Iterator | None = None
+
+    @functools.cached_property
+    def data_upstream(self) -> frozenset[str]:
+        """The sibling tasks whose outputs this task consumes."""
+        return frozenset({s.producer for s in self.parameters.values() if s.producer}
+                         | {s.producer for s in self.artifacts.values() if s.producer})
+
+    @functools.cached_property
+    def upstream(self) -> frozenset[str]:
+        """Every sibling this task waits for: `.after()`, data, and the task an exit handler reports on."""
+        finals = {s.final_status_of for s in self.parameters.values() if s.final_status_of}
+        return frozenset(set(self.dependent_tasks) | self.data_upstream | finals)
 
 
 @dataclass(frozen=True)

@@ -124,10 +124,10 @@ def _plan_dag(step: Step, dag_task: TaskRecord, tree: Tree) -> list[Action]:
     for key, task in dag.tasks.items():
         if key in children:
             continue
-        upstream = _upstream(task)
+        upstream = task.upstream
         if step.stopping and not (task.all_upstream_completed and all(d in children for d in upstream)):
             continue  # never created: nothing new starts after a cancel or a fail-fast failure
-        if all(children[d].state.terminal for d in upstream if d in children) and upstream <= children.keys():
+        if upstream <= children.keys() and all(children[d].state.terminal for d in upstream):
             new = _new_task(step, dag_task, task, children)
             if step.rerun is not None and new.kind not in GROUP_KINDS and new.state is TaskState.PENDING:
                 new = _reuse(step.rerun, new, task, children, tree, dag_task)
@@ -149,7 +149,7 @@ def _reuse(rerun: RerunPlan, new: NewTask, task: TaskSpec, siblings: Mapping[str
     inputs = new.inputs
     if override is not None and (override.parameter_values or override.artifacts):
         inputs = Values({**inputs.parameters, **override.parameter_values}, {**inputs.artifacts, **override.artifacts})
-    forced = any(siblings[d].detail.get(RERUN_DOWNSTREAM) for d in _upstream(task) if d in siblings)
+    forced = any(siblings[d].detail.get(RERUN_DOWNSTREAM) for d in task.upstream if d in siblings)
     detail = dict(new.detail)
     if forced or (override is not None and override.skip_downstream):
         detail[RERUN_DOWNSTREAM] = True
@@ -171,16 +171,6 @@ def _not_triggered_below(step: Step, dag_task: TaskRecord, tree: Tree) -> list[A
             for key, task in dag.tasks.items() if key not in children]
 
 
-def _data_upstream(task: TaskSpec) -> set[str]:
-    deps = {s.producer for s in task.parameters.values() if s.producer}
-    return deps | {s.producer for s in task.artifacts.values() if s.producer}
-
-
-def _upstream(task: TaskSpec) -> set[str]:
-    deps = set(task.dependent_tasks) | _data_upstream(task)
-    return deps | {s.final_status_of for s in task.parameters.values() if s.final_status_of}
-
-
 def _triggered(task: TaskSpec, siblings: Mapping[str, TaskRecord]) -> bool:
     """Vertex's default trigger strategy, ALL_UPSTREAM_TASKS_SUCCEEDED.
 
@@ -189,8 +179,8 @@ def _triggered(task: TaskSpec, siblings: Mapping[str, TaskRecord]) -> bool:
     """
     if task.all_upstream_completed:
         return True
-    data = _data_upstream(task)
-    for dep in _upstream(task):
+    data = task.data_upstream
+    for dep in task.upstream:
         state = siblings[dep].state
         if not (state.succeeded or (state is TaskState.NOT_TRIGGERED and dep not in data)):
             return False

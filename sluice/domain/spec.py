@@ -302,8 +302,7 @@ def _check_dag(view: PipelineSpecView, comp: Component, path: str) -> None:
             if dep not in tasks:
                 raise InvalidArgument(f"no task {dep!r} in this DAG", f"{where}.dependentTasks[{index}]")
         _check_task_inputs(view, comp, task, where)
-        graph[key] |= {s.producer for s in task.parameters.values() if s.producer}
-        graph[key] |= {s.producer for s in task.artifacts.values() if s.producer}
+        graph[key] |= task.data_upstream
     for kind, outputs in (("parameters", comp.dag.parameter_outputs), ("artifacts", comp.dag.artifact_outputs)):
         for name, selectors in outputs.items():
             for sel in selectors:
