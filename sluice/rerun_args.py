@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from sluice.domain.ir import PipelineSpecView
 from sluice.domain.jsontypes import JsonObject
-from sluice.domain.records import Snapshot, task_path
+from sluice.domain.records import Snapshot, task_paths
 from sluice.domain.rerun import TaskRerunConfig
 from sluice.domain.values import NO_PIPELINE_INPUT, declared, parse_pair, parse_text
 from sluice.errors import InvalidArgument
@@ -36,12 +36,12 @@ class RerunArgs:
 
 def _paths(original: Snapshot) -> dict[str, str]:
     """Each name or path a user may type → the task's path; names used twice map to ''."""
-    by_id = {t.task_id: t for t in original.tasks}
+    paths = task_paths(original.tasks)
     found: dict[str, str] = {}
     for task in original.tasks:
         if task.parent_id is None:
             continue
-        path = task_path(task, by_id)
+        path = paths[task.task_id]
         found[path] = path
         found[task.name] = "" if task.name in found and found[task.name] != path else path
     return found
@@ -59,8 +59,8 @@ def _resolve(name: str, paths: dict[str, str], option: str) -> str:
 def parse_rerun_args(tokens: Sequence[str], original: Snapshot, spec: PipelineSpecView) -> RerunArgs:
     """Parse the ordered options; InvalidArgument names the option at fault."""
     paths = _paths(original)
-    by_id = {t.task_id: t for t in original.tasks}
-    components = {task_path(t, by_id): t.component for t in original.tasks if t.parent_id is not None}
+    by_path = task_paths(original.tasks)
+    components = {by_path[t.task_id]: t.component for t in original.tasks if t.parent_id is not None}
     result = RerunArgs()
     current: _Task | None = None
     chosen: list[_Task] = []

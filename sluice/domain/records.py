@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -133,6 +133,12 @@ def task_path(task: TaskRecord, by_id: Mapping[int, TaskRecord]) -> str:
         parts.append(current.key)
         current = by_id.get(current.parent_id)
     return ".".join(reversed(parts)) or task.name
+
+
+def task_paths(tasks: Iterable[TaskRecord]) -> dict[int, str]:
+    """task_path of every task of one job, by task id."""
+    by_id = {t.task_id: t for t in tasks}
+    return {task_id: task_path(t, by_id) for task_id, t in by_id.items()}
 
 
 def parent_name(project: str, location: str) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sluice.domain.jsontypes import Json, JsonObject
-from sluice.domain.records import Artifact, Snapshot, TaskRecord, task_path
+from sluice.domain.records import Artifact, Snapshot, TaskRecord, task_paths
 from sluice.domain.values import normalise_numbers
 from sluice.errors import InvalidArgument
 
@@ -121,7 +121,7 @@ def parse_rerun(body: Mapping[str, Any]) -> RerunRequest | None:
 def plan_rerun(request: RerunRequest, original: Snapshot) -> RerunPlan:
     """Check the configs against the original job; InvalidArgument names the entry that matches no task."""
     by_id = {t.task_id: t for t in original.tasks}
-    paths = {t.task_id: task_path(t, by_id) for t in original.tasks}
+    paths = task_paths(original.tasks)
     by_path = {p: by_id[i] for i, p in paths.items()}
     overrides: dict[str, TaskRerunConfig] = {}
     for index, config in enumerate(request.configs):

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from sluice.domain.jsontypes import Json, JsonObject
-from sluice.domain.records import Artifact, JobRecord, TaskKind, TaskRecord, task_path
+from sluice.domain.records import Artifact, JobRecord, TaskKind, TaskRecord, task_paths
 from sluice.domain.states import TaskState
 
 # google.cloud.aiplatform.v1.Execution.State for a task's execution.
@@ -64,12 +64,12 @@ def render_job(job: JobRecord, tasks: Iterable[TaskRecord] | None, unique_names:
 
 
 def _task_details(job: JobRecord, tasks: list[TaskRecord], unique_names: bool) -> list[Json]:
-    by_id = {t.task_id: t for t in tasks}
+    paths = task_paths(tasks) if unique_names else {}
     details: list[Json] = []
     for task in tasks:
         detail = render_task(job, task)
         if unique_names:
-            detail["taskUniqueName"] = task_path(task, by_id)
+            detail["taskUniqueName"] = paths[task.task_id]
         details.append(detail)
     return details
 
