@@ -27,7 +27,7 @@ from sluice.domain.caching import with_caching
 from sluice.domain.ir import Interface
 from sluice.domain.jsontypes import Json, JsonObject
 from sluice.domain.listing import JobQuery, SpecMode
-from sluice.domain.records import JobRecord, Snapshot, TaskKind
+from sluice.domain.records import LAST_LOG, JobRecord, Snapshot, TaskKind
 from sluice.domain.rerun import RerunRequest
 from sluice.domain.resource import render_job
 from sluice.domain.spec import load_document, parse_spec
@@ -217,7 +217,7 @@ def _report(final: Snapshot) -> None:
     for task in final.tasks:
         if task.kind is not TaskKind.DAG and task.state is TaskState.FAILED:
             err.print(f"[bold red]task {task.name} failed:[/] {escape(str((task.error or {}).get('message', '')))}")
-            tail = log_tail(str(task.detail.get("lastLog", "")))
+            tail = log_tail(str(task.detail.get(LAST_LOG, "")))
             if tail:
                 err.print(f"[dim]--- last log lines of {task.name} ---[/]")
                 err.print(tail, markup=False, highlight=False)

@@ -7,14 +7,12 @@ import json
 from sluice.domain.actions import Action, NewTask, SetTask, task_id_for
 from sluice.domain.ir import PipelineSpecView, TaskSpec
 from sluice.domain.jsontypes import Json, JsonObject
-from sluice.domain.records import Artifact, TaskKind, TaskRecord, Values
+from sluice.domain.records import ITERATION_INDEX, Artifact, TaskKind, TaskRecord, Values
 from sluice.domain.states import TaskState
 from sluice.domain.status import error, finish_group
 from sluice.domain.tree import Tree
 from sluice.domain.values import normalise_numbers
 from sluice.errors import Code
-
-ITERATION_INDEX = "iterationIndex"
 
 
 def _items(task: TaskSpec, loop: TaskRecord) -> list[Json] | list[Artifact] | str:

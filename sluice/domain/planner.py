@@ -20,7 +20,24 @@ from sluice.domain.ir import ContainerExecutor, Dag, PipelineSpecView, TaskSpec
 from sluice.domain.jsontypes import JsonObject
 from sluice.domain.loops import loop_steps
 from sluice.domain.outcome import Outcome
-from sluice.domain.records import GROUP_KINDS, JobRecord, TaskKind, TaskRecord, Values, task_path
+from sluice.domain.records import (
+    CACHE_KEY,
+    CACHED_FROM,
+    FAILED_ATTEMPTS,
+    GROUP_KINDS,
+    IMAGE,
+    LAST_LOG,
+    NOT_BEFORE,
+    PROCESS,
+    RERUN_DOWNSTREAM,
+    RETRY,
+    RUNS_AFTER_FAILURE,
+    JobRecord,
+    TaskKind,
+    TaskRecord,
+    Values,
+    task_path,
+)
 from sluice.domain.rerun import RerunPlan
 from sluice.domain.states import PipelineState, TaskState
 from sluice.domain.status import dag_failed, error, failed_names, finish_group
@@ -32,13 +49,6 @@ _JOB_END = {
     TaskState.FAILED: PipelineState.FAILED,
     TaskState.CANCELLED: PipelineState.CANCELLED,
 }
-# detail keys the planner writes at creation and reads back later (not rendered)
-RUNS_AFTER_FAILURE = "runsAfterFailure"
-RETRY = "retry"
-NOT_BEFORE = "notBefore"
-CACHE_KEY = "cacheKey"
-CACHED_FROM = "cachedFrom"
-RERUN_DOWNSTREAM = "rerunSkipDownstream"
 
 
 @dataclass(frozen=True)
@@ -196,7 +206,7 @@ def _base_task(step: Step, parent: TaskRecord, task: TaskSpec) -> NewTask:
         executor = step.spec.executors[comp.executor]
         kind = TaskKind.CONTAINER if isinstance(executor, ContainerExecutor) else TaskKind.IMPORTER
         if isinstance(executor, ContainerExecutor):
-            detail["image"] = executor.image
+            detail[IMAGE] = executor.image
     if task.all_upstream_completed:
         detail[RUNS_AFTER_FAILURE] = True
     if task.retry is not None:
@@ -294,9 +304,9 @@ def _finish_job(job: JobRecord, root: TaskRecord, tree: Tree) -> SetJob:
 def settle(task: TaskRecord, outcome: Outcome, now: datetime) -> list[Action]:
     """What a finished attempt means for its task: success, a retry after backoff, or failure."""
     detail = dict(task.detail)
-    detail["lastLog"] = outcome.log_path
+    detail[LAST_LOG] = outcome.log_path
     if outcome.process:
-        detail["process"] = outcome.process
+        detail[PROCESS] = outcome.process
     if outcome.cancelled:
         return [SetTask(task.task_id, task.state, TaskState.CANCELLED,
                         error=error(Code.CANCELLED, "The task was cancelled."), detail=detail)]
@@ -305,8 +315,8 @@ def settle(task: TaskRecord, outcome: Outcome, now: datetime) -> list[Action]:
                                       detail=detail)]
         key = task.detail.get(CACHE_KEY)
         return [*done, CacheResult(task.task_id, key)] if isinstance(key, str) else done
-    failed = detail.get("failedAttempts")
-    detail["failedAttempts"] = [*(failed if isinstance(failed, list) else []), outcome.process or outcome.log_path]
+    failed = detail.get(FAILED_ATTEMPTS)
+    detail[FAILED_ATTEMPTS] = [*(failed if isinstance(failed, list) else []), outcome.process or outcome.log_path]
     failure = SetTask(task.task_id, task.state, TaskState.FAILED,
                       error=error(Code.FAILED_PRECONDITION, outcome.error), detail=detail)
     delay = _retry_delay(task)

@@ -99,6 +99,20 @@ class StatusEntry:
     error: JsonObject | None = None
 
 
+# Keys of TaskRecord.detail: what Sluice keeps about a task beyond Vertex's columns (the renderer shows some).
+LAST_LOG = "lastLog"  # the current attempt's log file
+PROCESS = "process"  # the current attempt's process (executor ident), once it ended
+FAILED_ATTEMPTS = "failedAttempts"  # the processes (or logs) of earlier attempts that failed
+IMAGE = "image"  # the container image the IR names (recorded, not pulled)
+CACHE_KEY = "cacheKey"  # the task's cache fingerprint
+CACHED_FROM = "cachedFrom"  # {"jobId", "taskId"} of the execution a SKIPPED task took its outputs from
+NOT_BEFORE = "notBefore"  # a retry's backoff: the next attempt starts after this time
+RETRY = "retry"  # the retry policy (max, backoff, factor, cap) the task was created with
+RUNS_AFTER_FAILURE = "runsAfterFailure"  # an all-upstream-completed task (exit handler): runs after a failure
+RERUN_DOWNSTREAM = "rerunSkipDownstream"  # a rerun reuses what is downstream of this task too
+ITERATION_INDEX = "iterationIndex"  # a ParallelFor iteration's position
+
+
 @dataclass(frozen=True)
 class TaskRecord:
     """A task row: a DAG (root, sub-pipeline, group) or a leaf of a job."""

@@ -6,7 +6,17 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from sluice.domain.jsontypes import Json, JsonObject
-from sluice.domain.records import Artifact, JobRecord, TaskKind, TaskRecord, task_paths
+from sluice.domain.records import (
+    CACHED_FROM,
+    FAILED_ATTEMPTS,
+    IMAGE,
+    PROCESS,
+    Artifact,
+    JobRecord,
+    TaskKind,
+    TaskRecord,
+    task_paths,
+)
 from sluice.domain.states import TaskState
 
 # google.cloud.aiplatform.v1.Execution.State for a task's execution.
@@ -96,8 +106,8 @@ def render_task(job: JobRecord, task: TaskRecord) -> JsonObject:
     if task.error:
         detail["error"] = task.error
     if task.kind is TaskKind.CONTAINER:
-        failed = task.detail.get("failedAttempts")
-        container: JsonObject = {"mainJob": str(task.detail.get("process", ""))}
+        failed = task.detail.get(FAILED_ATTEMPTS)
+        container: JsonObject = {"mainJob": str(task.detail.get(PROCESS, ""))}
         if isinstance(failed, list) and failed:
             container["failedMainJobs"] = [str(f) for f in failed]
         detail["executorDetail"] = {"containerDetail": container}
@@ -113,9 +123,9 @@ def render_task(job: JobRecord, task: TaskRecord) -> JsonObject:
 def _execution(job: JobRecord, task: TaskRecord) -> JsonObject:
     metadata: JsonObject = {f"input:{k}": v for k, v in task.inputs.parameters.items()}
     metadata.update({f"output:{k}": v for k, v in task.outputs.parameters.items()})
-    if "image" in task.detail:
-        metadata["image"] = task.detail["image"]
-    source = task.detail.get("cachedFrom")
+    if IMAGE in task.detail:
+        metadata["image"] = task.detail[IMAGE]
+    source = task.detail.get(CACHED_FROM)
     if isinstance(source, dict):  # a SKIPPED task: which execution its outputs come from
         parent = job.parent
         metadata["cachedFromPipelineJob"] = f"{parent}/pipelineJobs/{source.get('jobId')}"

@@ -22,8 +22,8 @@ from sluice.domain.actions import Action, Launch, SetTask, Terminate
 from sluice.domain.caching import CacheHit
 from sluice.domain.ir import PipelineSpecView
 from sluice.domain.outcome import Outcome
-from sluice.domain.planner import CACHE_KEY, plan, recover, settle
-from sluice.domain.records import GROUP_KINDS, JobRecord, Snapshot
+from sluice.domain.planner import plan, recover, settle
+from sluice.domain.records import CACHE_KEY, GROUP_KINDS, JobRecord, Snapshot
 from sluice.domain.rerun import RerunPlan, parse_rerun, plan_rerun
 from sluice.domain.spec import parse_spec
 from sluice.domain.states import TaskState
