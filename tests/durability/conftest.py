@@ -26,6 +26,8 @@ from google.cloud import aiplatform_v1
 from kfp import compiler, dsl
 
 from sluice.domain.caching import with_caching
+from sluice.domain.states import PipelineState
+from sluice.domain.states import TaskState as StoredTaskState
 from tests.support import free_port, fresh_postgres_database, wait_until_serving
 
 SLUICE = Path(sys.executable).parent / "sluice"
@@ -34,6 +36,10 @@ LEASE_SECONDS = 3.0
 State = aiplatform_v1.PipelineState
 TaskState = aiplatform_v1.PipelineTaskDetail.State
 ENDED = {int(State.PIPELINE_STATE_SUCCEEDED), int(State.PIPELINE_STATE_FAILED), int(State.PIPELINE_STATE_CANCELLED)}
+# The same states as the store keeps them (job_rows, task_states read the columns)
+STORED_JOB_ENDED = frozenset(s.value for s in PipelineState if s.terminal)
+STORED_MID_RUN = frozenset(s.value for s in (StoredTaskState.RUNNING, StoredTaskState.CANCEL_PENDING,
+                                             StoredTaskState.CANCELLING))  # an attempt in flight
 LEAVES = ("a", "b", "c", "d")
 EXPECTED_OUTPUT = "abacd"  # d's output: b's ("ab") + c's ("ac") + "d"
 

@@ -11,6 +11,7 @@ import pytest
 from tests.durability.conftest import (
     EXPECTED_OUTPUT,
     LEAVES,
+    STORED_MID_RUN,
     Launch,
     Markers,
     State,
@@ -25,7 +26,6 @@ from tests.durability.conftest import (
 )
 
 JOBS = 20
-MID_RUN = ("RUNNING", "CANCEL_PENDING", "CANCELLING")
 
 
 def _mid_run(markers: Markers) -> bool:
@@ -51,7 +51,7 @@ def test_crash_restart(launch: Launch, durable_spec: dict[str, Any], markers: Ma
     stored = task_states(engine)  # as the dead server left them: nobody writes now
     engine.dispose()
     succeeded_before = {k for k, s in stored.items() if s == "SUCCEEDED"}
-    interrupted = {k for k, s in stored.items() if s in MID_RUN}
+    interrupted = {k for k, s in stored.items() if s in STORED_MID_RUN}
     left_running = {a.pid for runs in markers.read().attempts().values() for a in runs if a.end is None}
     assert succeeded_before and interrupted
 

@@ -13,6 +13,8 @@ from tests.durability.conftest import (
     EXPECTED_OUTPUT,
     LEASE_SECONDS,
     LEAVES,
+    STORED_JOB_ENDED,
+    STORED_MID_RUN,
     Attempt,
     Launch,
     Markers,
@@ -30,8 +32,6 @@ from tests.durability.conftest import (
 )
 
 JOBS = 50
-MID_RUN = ("RUNNING", "CANCEL_PENDING", "CANCELLING")
-ENDED = ("SUCCEEDED", "FAILED", "CANCELLED")
 RECORDED_FAILURES = sa.text(
     "select t.job_id, t.name from tasks t join task_status_history h on h.task_id = t.task_id "
     "where h.state = 'FAILED'")
@@ -81,12 +81,13 @@ def _wait_mid_run(markers: Markers, a: Replica) -> None:
 
 
 def _left_behind(engine: sa.Engine, markers: Markers, pid: int) -> AtKill:
-    held = {j for j, (state, owner) in job_rows(engine).items() if _owned_by(owner, pid) and state not in ENDED}
+    held = {j for j, (state, owner) in job_rows(engine).items()
+            if _owned_by(owner, pid) and state not in STORED_JOB_ENDED}
     stored = task_states(engine)  # A's jobs stay frozen until their lease expires
     return AtKill(
         held,
         {k for k, s in stored.items() if k[0] in held and s == "SUCCEEDED"},
-        {k for k, s in stored.items() if k[0] in held and s in MID_RUN},
+        {k for k, s in stored.items() if k[0] in held and s in STORED_MID_RUN},
         {(r.tag, r.task): r.pid for rs in markers.read().attempts().values() for r in rs
          if r.where == "A" and r.end is None},
         stored,
@@ -105,7 +106,7 @@ def _watch_takeover(engine: sa.Engine, left: AtKill, pid: int, killed: float) ->
         if seen.first_change is None and any(s != left.stored.get(k) for k, s in task_states(engine).items()
                                              if k[0] in left.held):
             seen.first_change = now
-        if seen.all_taken is None and all(j in taken or rows[j][0] in ENDED for j in left.held):
+        if seen.all_taken is None and all(j in taken or rows[j][0] in STORED_JOB_ENDED for j in left.held):
             seen.all_taken = now
         with engine.connect() as conn:
             recovered = {(r.job_id, r.name) for r in conn.execute(RECORDED_FAILURES)}
