@@ -8,6 +8,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 import requests
@@ -37,6 +38,15 @@ def fresh_postgres_database(prefix: str) -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def alive(pid: int) -> bool:
+    """The process exists and is not a zombie (PID 1 of a sandbox may never reap reparented children)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def wait_until(condition: Callable[[], object], seconds: float, what: str, every: float = 0.02) -> None:

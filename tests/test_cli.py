@@ -18,6 +18,7 @@ from kfp import compiler, dsl
 
 from tests.five_stages import five_stages
 from tests.runtime.test_control_flow import branches, loops
+from tests.support import alive
 
 REPO = Path(__file__).parents[1]
 EXAMPLE = REPO / "examples" / "hello_pipeline.yaml"
@@ -319,25 +320,12 @@ def test_error_message_keeps_a_long_path_on_one_line(root: Path, envs_dir: Path,
 # ---------------------------------------------------------------- 6: Ctrl-C
 
 
-def _alive(pid: int) -> bool:
-    """The process exists and is not a zombie (PID 1 of a sandbox may never reap reparented children)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
-    return any(_alive(int(p.name)) for p in Path("/proc").iterdir()
+    return any(alive(int(p.name)) for p in Path("/proc").iterdir()
                if p.name.isdigit() and _pgid_of(int(p.name)) == pgid)
 
 
@@ -379,7 +367,7 @@ def test_ctrl_c_exits_130_stores_cancelled_and_kills_the_task_processes(
             time.sleep(0.1)
         shell_pid, child_pid = map(int, pid_file.read_text().split())
         pgid = os.getpgid(shell_pid)
-        assert _alive(child_pid)
+        assert alive(child_pid)
         time.sleep(0.3)  # let the table render at least once with the task RUNNING
 
         os.kill(proc.pid, signal.SIGINT)
@@ -393,10 +381,10 @@ def test_ctrl_c_exits_130_stores_cancelled_and_kills_the_task_processes(
         assert proc.returncode == 130, stderr
         assert "CANCELLED" in stderr
         grace = time.monotonic() + 3
-        while (_alive(child_pid) or _alive(shell_pid)) and time.monotonic() < grace:
+        while (alive(child_pid) or alive(shell_pid)) and time.monotonic() < grace:
             time.sleep(0.1)
-        assert not _alive(shell_pid), "the task's shell survived Ctrl-C"
-        assert not _alive(child_pid), "the task's child process survived Ctrl-C"
+        assert not alive(shell_pid), "the task's shell survived Ctrl-C"
+        assert not alive(child_pid), "the task's child process survived Ctrl-C"
         assert not _group_alive(pgid), "a process of the task's process group survived Ctrl-C"
 
         got = sluice(root, envs_dir, "jobs", "get", "ctrl-c-job", "--json")
@@ -406,7 +394,7 @@ def test_ctrl_c_exits_130_stores_cancelled_and_kills_the_task_processes(
         assert task_detail(job, "sleepy")["state"] == "CANCELLED"
     finally:
         for pid in (child_pid, shell_pid):  # never leave our own sleeps behind
-            if pid is not None and _alive(pid):
+            if pid is not None and alive(pid):
                 os.kill(pid, signal.SIGKILL)
 
 

@@ -9,6 +9,7 @@ from google.cloud.aiplatform_v1.types import PipelineState, PipelineTaskDetail
 from kfp import compiler, dsl
 
 from tests.api.conftest import create, wait_for
+from tests.support import alive
 
 SCRIPT = 'sleep 60 & echo "$$ $!" > "$0.tmp" && mv "$0.tmp" "$0"; sleep 60'
 
@@ -23,11 +24,6 @@ def spawner(pid_file: str) -> None:
     parent_and_child(pid_file=pid_file)
 
 
-def _alive(pid: int) -> bool:
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().rsplit(")", 1)[-1].split()[0] != "Z"  # zombies are dead
-
-
 def test_cancel_stops_the_task_and_its_children(client: Any, parent: str, tmp_path: Path) -> None:
     path, pid_file = tmp_path / "spawner.yaml", tmp_path / "pids"
     compiler.Compiler().compile(spawner, str(path))
@@ -37,7 +33,7 @@ def test_cancel_stops_the_task_and_its_children(client: Any, parent: str, tmp_pa
         assert time.monotonic() < deadline, "the task never started"
         time.sleep(0.1)
     shell, child = map(int, pid_file.read_text().split())
-    assert _alive(shell) and _alive(child)
+    assert alive(shell) and alive(child)
 
     client.cancel_pipeline_job(name=job.name)
     ended = wait_for(client, job.name, timeout=30)
@@ -49,6 +45,6 @@ def test_cancel_stops_the_task_and_its_children(client: Any, parent: str, tmp_pa
         PipelineTaskDetail.State.CANCEL_PENDING, PipelineTaskDetail.State.CANCELLING,
         PipelineTaskDetail.State.CANCELLED]
     deadline = time.monotonic() + 5
-    while (_alive(shell) or _alive(child)) and time.monotonic() < deadline:
+    while (alive(shell) or alive(child)) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _alive(shell) and not _alive(child), "a process of the cancelled task survived"
+    assert not alive(shell) and not alive(child), "a process of the cancelled task survived"

@@ -18,6 +18,7 @@ from sluice.jobs import submit
 from sluice.runtime.assembly import open_runtime
 from sluice.runtime.orchestrator import utc_now
 from tests.conftest import Compile, task
+from tests.support import alive
 
 IMAGE = "python:3.11"
 DRIVER = """
@@ -53,15 +54,6 @@ def crashy(marker: str) -> str:
     return second(marker=marker, x=first(marker=marker).output).output
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().split(")")[-1].split()[0] != "Z"
-
-
 def test_a_killed_orchestrator_is_taken_over(compile_pipeline: Compile, tmp_path: Path, envs_dir: Path) -> None:
     root, marker = tmp_path / "root", tmp_path / "marker"
     settings = Settings(root=root, envs_dir=envs_dir, lease_seconds=1.5)
@@ -79,7 +71,7 @@ def test_a_killed_orchestrator_is_taken_over(compile_pipeline: Compile, tmp_path
         assert rt.orchestrator.run_job(job.job_id).state is PipelineState.RUNNING  # held by the other: hands off
         os.kill(driver.pid, signal.SIGKILL)
         driver.wait()
-        assert _alive(hung_pid)  # the task outlived its orchestrator
+        assert alive(hung_pid)  # the task outlived its orchestrator
 
         deadline = time.monotonic() + 30
         final = rt.orchestrator.run_job(job.job_id)
@@ -94,7 +86,7 @@ def test_a_killed_orchestrator_is_taken_over(compile_pipeline: Compile, tmp_path
 
     assert final.state is PipelineState.SUCCEEDED, final.error
     assert marker.read_text().count("first") == 1  # what had SUCCEEDED is never run again
-    assert not _alive(hung_pid)  # the orphaned attempt was stopped
+    assert not alive(hung_pid)  # the orphaned attempt was stopped
     b = task(snapshot, "second")
     assert b.outputs.parameters["Output"] == "ab" and b.attempt == 2
     states = [h.state for h in b.history]
