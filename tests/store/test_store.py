@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,8 +19,7 @@ from sluice.store import schema
 from sluice.store import store as store_module
 from sluice.store.schema import SchemaTooNew
 from sluice.store.store import Store
-
-T0 = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
+from tests.store.conftest import T0
 
 
 def make_job(job_id: str = "job-a", at: datetime = T0) -> JobRecord:
@@ -32,13 +30,6 @@ def make_job(job_id: str = "job-a", at: datetime = T0) -> JobRecord:
         spec={"pipelineInfo": {"name": "pipe"}, "n": [1, 2.5]}, runtime_config={"parameterValues": {"x": 1}},
         parameters={"x": 1}, output_dir="/out", labels={"team": "ml", "env": "dev"},
     )
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    s = Store(db_url)
-    yield s
-    s.close()
 
 
 def leaf(task_id: int, key: str, state: TaskState = TaskState.PENDING, parent: int | None = 1) -> NewTask:

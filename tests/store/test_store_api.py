@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -30,8 +29,8 @@ from sluice.domain.records import JobRecord, TaskKind
 from sluice.domain.states import PipelineState, TaskState
 from sluice.errors import FailedPrecondition, NotFound
 from sluice.store.store import ApiFields, Store
+from tests.store.conftest import T0
 
-T0 = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
 PARENT = "projects/p/locations/l"
 NEWEST_FIRST = (OrderKey(JobField.CREATE_TIME, True), OrderKey(JobField.JOB_ID, True))
 
@@ -53,13 +52,6 @@ def finish(store: Store, job_id: str, state: PipelineState = PipelineState.SUCCE
     if state is not PipelineState.RUNNING:
         moves.append(SetJob(PipelineState.RUNNING, state))
     store.apply(job_id, moves, at)
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    s = Store(db_url)
-    yield s
-    s.close()
 
 
 @pytest.fixture
