@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from kfp import compiler, dsl
+from kfp import compiler
+from loop_pipeline import loop_pipeline
 
 from sluice.config import Settings
 from sluice.domain.spec import parse_spec
@@ -31,20 +32,6 @@ from sluice.jobs import submit
 from sluice.runtime import orchestrator as orchestrator_module
 from sluice.runtime.assembly import open_runtime
 from sluice.runtime.orchestrator import utc_now
-
-
-@dsl.container_component
-def noop(i: int):  # type: ignore[no-untyped-def]
-    return dsl.ContainerSpec(image="alpine", command=["true"], args=[])
-
-
-def loop_pipeline(parallelism: int) -> Any:
-    @dsl.pipeline(name="loop-scaling")
-    def pipeline(items: list[int]) -> None:
-        with dsl.ParallelFor(items, parallelism=parallelism) as i:
-            noop(i=i)
-
-    return pipeline
 
 
 class Timer:
@@ -99,7 +86,7 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sluice-bench-"))
     path = work / "loop.yaml"
-    compiler.Compiler().compile(loop_pipeline(args.parallelism), str(path))
+    compiler.Compiler().compile(loop_pipeline(args.parallelism, "loop-scaling"), str(path))
     spec = parse_spec(yaml.safe_load(path.read_text()))
     envs = work / "envs"
     run(2, spec, envs, args.max_parallel)  # creates the task environment, untimed

@@ -22,23 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from kfp import compiler, dsl
+from kfp import compiler
+from loop_pipeline import loop_pipeline
 
 PARENT = "projects/bench/locations/us-central1"
-
-
-@dsl.container_component
-def noop(i: int):  # type: ignore[no-untyped-def]
-    return dsl.ContainerSpec(image="alpine", command=["true"], args=[])
-
-
-def pipeline(parallelism: int) -> Any:
-    @dsl.pipeline(name="memory-loop")
-    def memory_loop(items: list[int]) -> None:
-        with dsl.ParallelFor(items, parallelism=parallelism) as i:
-            noop(i=i)
-
-    return memory_loop
 
 
 def rss_mb(pid: int) -> float:
@@ -62,7 +49,7 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sluice-memory-"))
     spec_path = work / "loop.yaml"
-    compiler.Compiler().compile(pipeline(args.parallelism), str(spec_path))
+    compiler.Compiler().compile(loop_pipeline(args.parallelism, "memory-loop"), str(spec_path))
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
