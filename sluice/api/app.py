@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -14,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sluice.api import operations, pipeline_jobs
 from sluice.api.context import Services
 from sluice.api.errors import install_error_handlers
+from sluice.api.schemas import camel
 from sluice.api.views import Version
 from sluice.config import Settings
 from sluice.runtime.assembly import open_runtime
@@ -49,6 +51,23 @@ class RequestLog:
             query = scope.get("query_string", b"").decode("latin-1")
             target = scope["path"] + (f"?{query}" if query else "")
             log.info("%s %s %d %.1fms", scope["method"], target, status, (time.perf_counter() - started) * 1000)
+
+
+class CamelCaseQuery:
+    """Query parameters by their snake_case names too (`page_size`, as REST clients may send them): renamed to
+    the camelCase names the routes declare; where a request has both, the camelCase one wins."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        query = scope.get("query_string", b"") if scope["type"] == "http" else b""
+        if b"_" in query:
+            pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+            given = {key for key, _ in pairs}
+            renamed = [(camel(key), value) for key, value in pairs if key == camel(key) or camel(key) not in given]
+            scope = {**scope, "query_string": urlencode(renamed).encode("latin-1")}
+        await self.app(scope, receive, send)
 
 
 @contextmanager
@@ -94,5 +113,6 @@ def create_app(settings: Settings, run_jobs: bool = True) -> FastAPI:
         app.include_router(pipeline_jobs.router, prefix=f"/{version.value}")
     for prefix in ("/ui", *(f"/{v.value}" for v in Version)):
         app.include_router(operations.router, prefix=prefix)
+    app.add_middleware(CamelCaseQuery)
     app.add_middleware(RequestLog)
     return app

@@ -43,8 +43,3 @@ def _view(request: Request) -> View:
 
 ServicesDep = Annotated[Services, Depends(_services)]
 ViewDep = Annotated[View, Depends(_view)]
-
-
-def query_value(request: Request, camel_value: str | None, snake_name: str) -> str | None:
-    """A query parameter by its camelCase name (declared) or its snake_case name (accepted too)."""
-    return camel_value if camel_value is not None else request.query_params.get(snake_name)

@@ -10,11 +10,11 @@ import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse
 
 from sluice.api import schemas
-from sluice.api.context import Services, ServicesDep, query_value
+from sluice.api.context import Services, ServicesDep
 from sluice.api.paging import decode_token, encode_token, page_size
 from sluice.api.views import operation_json
 from sluice.domain.jsontypes import JsonObject
@@ -64,12 +64,11 @@ def _cursor(token: str, binding: str) -> tuple[datetime, int]:
     raise InvalidArgument("not a page token of this request", "pageToken")
 
 
-def _list(services: Services, request: Request, project: str, location: str, job_id: str | None,
+def _list(services: Services, project: str, location: str, job_id: str | None,
           filter_: str | None, size: int | None, token: str | None) -> JSONResponse:
     parent = parent_name(project, location)
     done = _done_filter(filter_)
     binding = f"{parent}|{job_id}|{done}"
-    token = query_value(request, token, "page_token")
     after = _cursor(token, binding) if token else None
     ops, more = services.store.operations.page(parent, job_id, done, after, page_size(size))
     body: JsonObject = {}
@@ -119,18 +118,18 @@ def get_job_operation(project: str, location: str, job_id: str, op_id: str, serv
 
 @router.get("/operations", response_model=schemas.ListOperationsResponse, responses=_ERRORS,
             summary="ListOperations")
-def list_operations(project: str, location: str, request: Request, services: ServicesDep, filter_: FilterQ = None,
+def list_operations(project: str, location: str, services: ServicesDep, filter_: FilterQ = None,
                     size: SizeQ = None, token: TokenQ = None) -> JSONResponse:
     """Operations of the location, newest first."""
-    return _list(services, request, project, location, None, filter_, size, token)
+    return _list(services, project, location, None, filter_, size, token)
 
 
 @router.get(_JOB + "/operations", response_model=schemas.ListOperationsResponse, responses=_ERRORS,
             summary="ListOperations (pipelineJobs-scoped)")
-def list_job_operations(project: str, location: str, job_id: str, request: Request, services: ServicesDep,
+def list_job_operations(project: str, location: str, job_id: str, services: ServicesDep,
                         filter_: FilterQ = None, size: SizeQ = None, token: TokenQ = None) -> JSONResponse:
     """Operations about one pipeline job, newest first."""
-    return _list(services, request, project, location, job_id, filter_, size, token)
+    return _list(services, project, location, job_id, filter_, size, token)
 
 
 @router.post("/operations/{op_id}:wait", response_model=schemas.Operation, responses=_ERRORS,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import secrets
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse, Response
 
 from sluice.api import schemas
-from sluice.api.context import Services, ServicesDep, ViewDep, query_value
+from sluice.api.context import Services, ServicesDep, ViewDep
 from sluice.api.creating import creation
 from sluice.api.filters import parse_filter
 from sluice.api.paging import make_token, page_size, parse_order, read_token
@@ -67,12 +67,12 @@ def _new_operation(parent: str, metadata_type: str, response: JsonObject, servic
 
 @router.post("/pipelineJobs", response_model=schemas.PipelineJob, responses=_ERRORS, summary="CreatePipelineJob")
 def create_pipeline_job(
-    project: str, location: str, body: schemas.PipelineJobIn, request: Request, services: ServicesDep,
+    project: str, location: str, body: schemas.PipelineJobIn, services: ServicesDep,
     view: ViewDep, pipeline_job_id: Annotated[str | None, Query(alias="pipelineJobId")] = None,
 ) -> JSONResponse:
     """Store a new job (QUEUED); it starts running at once. Without pipelineJobId an id is generated."""
     parent = parent_name(project, location)
-    made = creation(body, query_value(request, pipeline_job_id, "pipeline_job_id") or None, view.version)
+    made = creation(body, pipeline_job_id or None, view.version)
     fields = ApiFields(made.extra, made.template_uri, made.template_version)
     job = submit(services.store, services.settings, made.submission, services.clock(), parent, fields)
     services.wake()
@@ -90,7 +90,7 @@ def get_pipeline_job(project: str, location: str, job_id: str, services: Service
 @router.get("/pipelineJobs", response_model=schemas.ListPipelineJobsResponse, responses=_ERRORS,
             summary="ListPipelineJobs")
 def list_pipeline_jobs(
-    project: str, location: str, request: Request, services: ServicesDep, view: ViewDep,
+    project: str, location: str, services: ServicesDep, view: ViewDep,
     filter_: Annotated[str | None, Query(alias="filter", description="AIP-160, e.g. labels.env=\"dev\"")] = None,
     size: Annotated[int | None, Query(alias="pageSize")] = None,
     token: Annotated[str | None, Query(alias="pageToken")] = None,
@@ -100,14 +100,9 @@ def list_pipeline_jobs(
     """One page of jobs, newest first by default; jobDetail is left out."""
     parent = parent_name(project, location)
     filter_text = filter_ or ""
-    order_text = query_value(request, order, "order_by") or ""
-    mask_text = query_value(request, mask, "read_mask")
-    token_text = query_value(request, token, "page_token")
-    size_text = request.query_params.get("page_size")
-    if size is None and size_text is not None:
-        if not size_text.lstrip("-").isdigit():
-            raise InvalidArgument(f"expected an integer, got {size_text!r}", "pageSize")
-        size = int(size_text)
+    order_text = order or ""
+    mask_text = mask
+    token_text = token
     keys = parse_order(order_text)
     paths = parse_mask(mask_text, view.version) if mask_text else None
     binding = (parent, filter_text, order_text)
