@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,23 @@ def server(tmp_path_factory: pytest.TempPathFactory, envs_dir: Path) -> Iterator
     running = start_server(tmp_path_factory.mktemp("server"), envs_dir)
     yield running
     stop_server(running)
+
+
+@contextmanager
+def sdk_project(server: Server, prefix: str) -> Iterator[str]:
+    """`aiplatform.init` on a new project against `server` (REST, anonymous), undone afterwards (it is global)."""
+    from google.cloud import aiplatform
+    from google.cloud.aiplatform import initializer, pipeline_jobs
+
+    name = f"{prefix}-{secrets.token_hex(3)}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline_jobs, "_JOB_WAIT_TIME", 0.2)  # .wait() polls every 5 s otherwise
+        saved = dict(vars(initializer.global_config))
+        aiplatform.init(project=name, location="us-central1", api_endpoint=server.url, api_transport="rest",
+                        credentials=gac.AnonymousCredentials())
+        yield name
+        vars(initializer.global_config).clear()
+        vars(initializer.global_config).update(saved)
 
 
 @pytest.fixture(scope="session")

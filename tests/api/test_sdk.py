@@ -1,32 +1,22 @@
 """The high-level SDK (`aiplatform.PipelineJob`) unchanged against the server, over REST."""
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import google.auth.credentials as gac
 import pytest
 from google.cloud import aiplatform
-from google.cloud.aiplatform import initializer, pipeline_jobs
 from google.cloud.aiplatform.compat.types import pipeline_state
 
-from tests.api.conftest import Server, new_id
+from tests.api.conftest import Server, new_id, sdk_project
 
 State = pipeline_state.PipelineState
 
 
 @pytest.fixture(scope="module")
 def project(server: Server) -> Iterator[str]:
-    name = f"sdk-{secrets.token_hex(3)}"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(pipeline_jobs, "_JOB_WAIT_TIME", 0.2)  # .wait() polls every 5 s otherwise
-        saved = dict(vars(initializer.global_config))  # aiplatform.init is process-global: put it back after
-        aiplatform.init(project=name, location="us-central1", api_endpoint=server.url, api_transport="rest",
-                        credentials=gac.AnonymousCredentials())
+    with sdk_project(server, "sdk") as name:
         yield name
-        vars(initializer.global_config).clear()
-        vars(initializer.global_config).update(saved)
 
 
 def _job(template_files: dict[str, Path], server: Server, pipeline: str, **kwargs: Any) -> aiplatform.PipelineJob:

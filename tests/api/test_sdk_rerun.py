@@ -1,21 +1,18 @@
 """The SDK's preview rerun (`preview.pipelinejob.pipeline_jobs._PipelineJob.rerun`) works unchanged."""
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import google.auth.credentials as gac
 import pytest
 import yaml
 from google.cloud import aiplatform, aiplatform_v1beta1
-from google.cloud.aiplatform import initializer, pipeline_jobs
 from google.cloud.aiplatform.compat.types import pipeline_state
 from google.cloud.aiplatform.preview.pipelinejob.pipeline_jobs import _PipelineJob
 from kfp import compiler
 
 from sluice.domain.caching import with_caching
-from tests.api.conftest import Server, new_id
+from tests.api.conftest import Server, new_id, sdk_project
 from tests.five_stages import five_stages
 
 State = pipeline_state.PipelineState
@@ -23,15 +20,8 @@ State = pipeline_state.PipelineState
 
 @pytest.fixture(scope="module")
 def project(server: Server) -> Iterator[str]:
-    name = f"rerun-{secrets.token_hex(3)}"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(pipeline_jobs, "_JOB_WAIT_TIME", 0.2)
-        saved = dict(vars(initializer.global_config))
-        aiplatform.init(project=name, location="us-central1", api_endpoint=server.url, api_transport="rest",
-                        credentials=gac.AnonymousCredentials())
+    with sdk_project(server, "rerun") as name:
         yield name
-        vars(initializer.global_config).clear()
-        vars(initializer.global_config).update(saved)
 
 
 @pytest.fixture
