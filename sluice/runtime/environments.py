@@ -153,7 +153,8 @@ class Environments:
     def __init__(self, root: Path, python: str = sys.executable) -> None:
         self.root = root
         self.python = python
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _creating
+        self._creating: dict[str, threading.Lock] = {}  # one per environment: only its own tasks wait for it
         self._ready: dict[str, TaskEnvironment] = {}
 
     def for_task(self, image: str, sdk_version: str) -> TaskEnvironment:
@@ -161,13 +162,17 @@ class Environments:
         requirement = _sdk_requirement(sdk_version)
         key = hashlib.sha256(f"{_LAYOUT}\0{_content()}\0{image}\0{requirement}\0{sys.version_info[:2]}"
                              .encode()).hexdigest()[:16]
+        ready = self._ready.get(key)
+        if ready is not None:
+            return ready
         with self._lock:
-            if key in self._ready:
-                return self._ready[key]
-            env = TaskEnvironment(self.root / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', image)[:40]}-{key}")
-            self._create(env, requirement)
-            self._ready[key] = env
-            return env
+            creating = self._creating.setdefault(key, threading.Lock())
+        with creating:
+            if key not in self._ready:
+                env = TaskEnvironment(self.root / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', image)[:40]}-{key}")
+                self._create(env, requirement)
+                self._ready[key] = env
+            return self._ready[key]
 
     def _create(self, env: TaskEnvironment, requirement: str | None) -> None:
         env.path.parent.mkdir(parents=True, exist_ok=True)
