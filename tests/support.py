@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import signal
 import socket
 import subprocess
+import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -14,6 +17,7 @@ import psycopg
 import requests
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+SLUICE = Path(sys.executable).parent / "sluice"
 
 
 def free_port() -> int:
@@ -71,3 +75,30 @@ def wait_until_serving(url: str, process: subprocess.Popen[bytes], log: Callable
             time.sleep(0.1)
     process.kill()
     raise AssertionError(f"{what} did not answer in {seconds:.0f} s:\n{log()}")
+
+
+def start_sluice_server(root: Path, db_url: str, log: Path, variables: dict[str, str], seconds: float,
+                        what: str = "sluice server", args: Sequence[str] = ()) -> tuple[str, subprocess.Popen[bytes]]:
+    """`sluice server [args]` on a free port with `variables` added to this environment (SLUICE_DB_URL left
+    out: the database is `db_url`), its output appended to `log`; its URL and process once it answers."""
+    root.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "SLUICE_DB_URL"} | variables
+    command = [str(SLUICE), "server", "--port", str(port), "--root", str(root), "--db", db_url, *args]
+    with log.open("ab") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    wait_until_serving(url, process, lambda: log.read_text(errors="replace"), seconds, what)
+    return url, process
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 20) -> int:
+    """SIGTERM, then wait; the exit code (killed, and -9, when it does not stop in time)."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return -9

@@ -6,12 +6,9 @@ Every test gets its own project in the resource names (`parent`), so lists and f
 from __future__ import annotations
 
 import itertools
-import os
 import re
 import secrets
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,9 +23,8 @@ from google.cloud import aiplatform_v1, aiplatform_v1beta1
 from kfp import compiler
 
 from tests.api import pipelines
-from tests.support import free_port, wait_until_serving
+from tests.support import start_sluice_server, stop_process
 
-SLUICE = Path(sys.executable).parent / "sluice"
 ENDED = (aiplatform_v1.PipelineState.PIPELINE_STATE_SUCCEEDED, aiplatform_v1.PipelineState.PIPELINE_STATE_FAILED,
          aiplatform_v1.PipelineState.PIPELINE_STATE_CANCELLED)
 _ids = itertools.count()
@@ -49,30 +45,15 @@ class Server:
 
 def start_server(root: Path, envs: Path, *args: str) -> Server:
     """Start `sluice server` on a free port and wait until it answers."""
-    root.mkdir(parents=True, exist_ok=True)
-    port = free_port()
     log = root / "server.log"
-    env = {**os.environ, "SLUICE_ENVS_DIR": str(envs), "SLUICE_MAX_PARALLEL": "4",
-           "SLUICE_CANCEL_GRACE_SECONDS": "2"}
-    command = [str(SLUICE), "server", "--port", str(port), "--root", str(root),
-               "--db", f"sqlite:///{root / 'api.db'}", *args]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-    server = Server(f"http://127.0.0.1:{port}", root, log, process)
-    wait_until_serving(server.url, process, server.log_text, 30)
-    return server
+    variables = {"SLUICE_ENVS_DIR": str(envs), "SLUICE_MAX_PARALLEL": "4", "SLUICE_CANCEL_GRACE_SECONDS": "2"}
+    url, process = start_sluice_server(root, f"sqlite:///{root / 'api.db'}", log, variables, 30, args=args)
+    return Server(url, root, log, process)
 
 
 def stop_server(server: Server, timeout: float = 20) -> int:
     """SIGTERM, then wait; the exit code (killed and -9 when it does not stop in time)."""
-    if server.process.poll() is None:
-        server.process.send_signal(signal.SIGTERM)
-    try:
-        return server.process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
-        return -9
+    return stop_process(server.process, timeout)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -28,9 +27,8 @@ from kfp import compiler, dsl
 from sluice.domain.caching import with_caching
 from sluice.domain.states import PipelineState
 from sluice.domain.states import TaskState as StoredTaskState
-from tests.support import free_port, fresh_postgres_database, wait_until_serving
+from tests.support import fresh_postgres_database, start_sluice_server, stop_process
 
-SLUICE = Path(sys.executable).parent / "sluice"
 IMAGE = "python:3.11"
 LEASE_SECONDS = 3.0
 State = aiplatform_v1.PipelineState
@@ -138,13 +136,7 @@ def kill9(replica: Replica) -> float:
 
 def stop(replica: Replica, timeout: float = 20) -> None:
     """SIGTERM, then SIGKILL when it does not stop in time."""
-    if replica.process.poll() is None:
-        replica.process.send_signal(signal.SIGTERM)
-        try:
-            replica.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            replica.process.kill()
-            replica.process.wait()
+    stop_process(replica.process, timeout)
 
 
 Launch = Callable[..., Replica]
@@ -156,19 +148,13 @@ def launch(envs_dir: Path) -> Iterator[Launch]:
     started: list[Replica] = []
 
     def _launch(name: str, root: Path, db_url: str, max_parallel: int = 8) -> Replica:
-        root.mkdir(parents=True, exist_ok=True)
-        port = free_port()
         log = root / f"server-{name}.log"
-        env = {**os.environ, "SLUICE_ENVS_DIR": str(envs_dir), "SLUICE_MAX_PARALLEL": str(max_parallel),
-               "SLUICE_LEASE_SECONDS": str(LEASE_SECONDS), "SLUICE_CANCEL_GRACE_SECONDS": "2",
-               "SLUICE_TEST_REPLICA": name}
-        env.pop("SLUICE_DB_URL", None)
-        command = [str(SLUICE), "server", "--port", str(port), "--root", str(root), "--db", db_url]
-        with log.open("ab") as out:
-            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-        replica = Replica(name, f"http://127.0.0.1:{port}", root, db_url, log, process)
+        variables = {"SLUICE_ENVS_DIR": str(envs_dir), "SLUICE_MAX_PARALLEL": str(max_parallel),
+                     "SLUICE_LEASE_SECONDS": str(LEASE_SECONDS), "SLUICE_CANCEL_GRACE_SECONDS": "2",
+                     "SLUICE_TEST_REPLICA": name}
+        url, process = start_sluice_server(root, db_url, log, variables, 60, f"sluice server {name}")
+        replica = Replica(name, url, root, db_url, log, process)
         started.append(replica)
-        wait_until_serving(replica.url, process, replica.log_text, 60, f"sluice server {name}")
         return replica
 
     yield _launch
