@@ -12,12 +12,16 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import requests
+from google.cloud import aiplatform_v1
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 SLUICE = Path(sys.executable).parent / "sluice"
+_Job = aiplatform_v1.PipelineState
+ENDED_JOB_STATES = (_Job.PIPELINE_STATE_SUCCEEDED, _Job.PIPELINE_STATE_FAILED, _Job.PIPELINE_STATE_CANCELLED)
 
 
 def free_port() -> int:
@@ -102,3 +106,16 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 20) -> int:
         process.kill()
         process.wait()
         return -9
+
+
+def wait_for(client: Any, name: str, states: Any = ENDED_JOB_STATES, timeout: float = 90) -> Any:
+    """Poll GetPipelineJob until the job is in one of `states`."""
+    deadline = time.monotonic() + timeout
+    wanted = {int(s) for s in states}  # v1 and v1beta1 enums do not compare equal to each other
+    while True:
+        job = client.get_pipeline_job(name=name)
+        if int(job.state) in wanted:
+            return job
+        assert time.monotonic() < deadline, f"{name} still {job.state.name} after {timeout} s"
+        time.sleep(0.1)
+

@@ -9,7 +9,6 @@ import itertools
 import re
 import secrets
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,10 +22,9 @@ from google.cloud import aiplatform_v1, aiplatform_v1beta1
 from kfp import compiler
 
 from tests.api import pipelines
-from tests.support import start_sluice_server, stop_process
+from tests.support import ENDED_JOB_STATES, start_sluice_server, stop_process
 
-ENDED = (aiplatform_v1.PipelineState.PIPELINE_STATE_SUCCEEDED, aiplatform_v1.PipelineState.PIPELINE_STATE_FAILED,
-         aiplatform_v1.PipelineState.PIPELINE_STATE_CANCELLED)
+ENDED = ENDED_JOB_STATES
 _ids = itertools.count()
 
 
@@ -140,15 +138,3 @@ def create(client: Any, parent: str, spec: dict[str, Any], job_id: str | None = 
         fields["runtime_config"]["parameter_values"] = params
     job = module.PipelineJob(pipeline_spec=spec, **fields)
     return client.create_pipeline_job(parent=parent, pipeline_job=job, pipeline_job_id=job_id or new_id())
-
-
-def wait_for(client: Any, name: str, states: Any = ENDED, timeout: float = 90) -> Any:
-    """Poll GetPipelineJob until the job is in one of `states`."""
-    deadline = time.monotonic() + timeout
-    wanted = {int(s) for s in states}  # v1 and v1beta1 enums do not compare equal to each other
-    while True:
-        job = client.get_pipeline_job(name=name)
-        if int(job.state) in wanted:
-            return job
-        assert time.monotonic() < deadline, f"{name} still {job.state.name} after {timeout} s"
-        time.sleep(0.1)

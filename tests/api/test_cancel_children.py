@@ -8,8 +8,8 @@ import yaml
 from google.cloud.aiplatform_v1.types import PipelineState, PipelineTaskDetail
 from kfp import compiler, dsl
 
-from tests.api.conftest import create, wait_for
-from tests.support import alive
+from tests.api.conftest import create
+from tests.support import alive, wait_for
 
 SCRIPT = 'sleep 60 & echo "$$ $!" > "$0.tmp" && mv "$0.tmp" "$0"; sleep 60'
 

@@ -11,8 +11,8 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import aiplatform_v1
 
-from tests.api.conftest import Server, new_id, wait_for
-from tests.support import SLUICE
+from tests.api.conftest import Server, new_id
+from tests.support import SLUICE, wait_for
 
 
 def sluice(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -7,8 +7,9 @@ import requests
 from google.api_core import exceptions as gexc
 from google.cloud import aiplatform_v1
 
-from tests.api.conftest import Server, create, new_id, wait_for
+from tests.api.conftest import Server, create, new_id
 from tests.api.test_pipeline_jobs import status_of
+from tests.support import wait_for
 
 
 def test_missing_jobs_are_not_found(client: Any, parent: str, specs: dict[str, Any]) -> None:

@@ -8,7 +8,8 @@ import pytest
 import requests
 from google.api_core import exceptions as gexc
 
-from tests.api.conftest import Server, create, new_id, wait_for
+from tests.api.conftest import Server, create, new_id
+from tests.support import wait_for
 
 TEMPLATE = "https://us-central1-kfp.pkg.dev/p1/repo/adder/sha256:feed"
 

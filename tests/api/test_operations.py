@@ -9,7 +9,8 @@ from google.cloud import aiplatform_v1
 from google.longrunning import operations_pb2
 from google.protobuf import json_format
 
-from tests.api.conftest import Server, create, wait_for
+from tests.api.conftest import Server, create
+from tests.support import wait_for
 
 
 def _deleted(client: Any, parent: str, specs: dict[str, Any]) -> tuple[str, str]:

@@ -10,8 +10,9 @@ from google.cloud import aiplatform_v1, aiplatform_v1beta1
 from google.protobuf import empty_pb2, json_format
 
 from sluice.domain.caching import with_caching
-from tests.api.conftest import Server, create, new_id, output_dir, wait_for
+from tests.api.conftest import Server, create, new_id, output_dir
 from tests.conftest import RunSpec
+from tests.support import wait_for
 
 State = aiplatform_v1.PipelineState
 TaskState = aiplatform_v1.PipelineTaskDetail.State

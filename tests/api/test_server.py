@@ -9,7 +9,8 @@ import google.auth.credentials as gac
 import requests
 from google.cloud import aiplatform_v1
 
-from tests.api.conftest import Server, create, start_server, stop_server, wait_for
+from tests.api.conftest import Server, create, start_server, stop_server
+from tests.support import wait_for
 
 State = aiplatform_v1.PipelineState
 

@@ -14,7 +14,6 @@ from google.api_core import exceptions as gexc
 from google.cloud import aiplatform_v1
 
 from tests.durability.conftest import (
-    ENDED,
     PARENT,
     Launch,
     Markers,
@@ -26,6 +25,7 @@ from tests.durability.conftest import (
     submit,
     wait_all,
 )
+from tests.support import wait_for
 
 THREADS = 8
 JOBS_PER_THREAD = 6
@@ -56,15 +56,6 @@ def _expected(exc: gexc.GoogleAPICallError) -> bool:
     except ValueError:
         status = None
     return isinstance(exc, gexc.BadRequest) and status == "FAILED_PRECONDITION"
-
-
-def _ended(client: aiplatform_v1.PipelineServiceClient, name: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        job = client.get_pipeline_job(name=name)
-        if int(job.state) in ENDED or time.monotonic() > deadline:
-            return job
-        time.sleep(0.2)
 
 
 def _client_thread(index: int, replicas: list[Replica], spec: dict[str, Any], markers: Markers, out: Path,
@@ -116,13 +107,13 @@ def _client_thread(index: int, replicas: list[Replica], spec: dict[str, Any], ma
             for job in op.result(timeout=30).pipeline_jobs:
                 ledger.note(lambda lg, job=job: lg.cancelled.add(job.name))
             for name in batch:
-                _ended(pick(), name)
+                wait_for(pick(), name, timeout=60)
             op = pick().batch_delete_pipeline_jobs(parent=PARENT, names=batch)
             ledger.note(lambda lg, op=op: (lg.operations.append(op.operation.name),
                                            lg.deleted.update(dict.fromkeys(batch, op.operation.name))))
         for name, action in mine:
             if action in ("delete", "delete-now"):
-                _ended(pick(), name)
+                wait_for(pick(), name, timeout=60)
                 op = pick().delete_pipeline_job(name=name)
                 ledger.note(lambda lg, name=name, op=op: (lg.operations.append(op.operation.name),
                                                           lg.deleted.__setitem__(name, op.operation.name)))
