@@ -22,9 +22,8 @@ from google.cloud import aiplatform_v1, aiplatform_v1beta1
 from kfp import compiler
 
 from tests.api import pipelines
-from tests.support import ENDED_JOB_STATES, start_sluice_server, stop_process
+from tests.support import start_sluice_server, stop_process
 
-ENDED = ENDED_JOB_STATES
 _ids = itertools.count()
 
 
