@@ -119,3 +119,10 @@ def wait_for(client: Any, name: str, states: Any = ENDED_JOB_STATES, timeout: fl
         assert time.monotonic() < deadline, f"{name} still {job.state.name} after {timeout} s"
         time.sleep(0.1)
 
+
+
+def sluice_env(root: Path, **variables: str) -> dict[str, str]:
+    """This environment without any SLUICE_* or terminal-size setting, on `root`, plus `variables`: what a
+    `sluice` subprocess of a test sees (a developer's SLUICE_DB_URL must not reach it)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_") and k not in ("COLUMNS", "LINES")}
+    return {**env, "SLUICE_ROOT": str(root), **variables}

@@ -18,7 +18,7 @@ from kfp import compiler, dsl
 
 from tests.five_stages import five_stages
 from tests.runtime.test_control_flow import branches, loops
-from tests.support import alive
+from tests.support import alive, sluice_env
 
 REPO = Path(__file__).parents[1]
 EXAMPLE = REPO / "examples" / "hello_pipeline.yaml"
@@ -100,10 +100,7 @@ def compiled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def cli_env(root: Path, envs_dir: Path) -> dict[str, str]:
     """The caller's environment minus any SLUICE_* / terminal-size settings, on `root` with the shared envs."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_") and k not in ("COLUMNS", "LINES")}
-    env["SLUICE_ROOT"] = str(root)
-    env["SLUICE_ENVS_DIR"] = str(envs_dir)
-    return env
+    return sluice_env(root, SLUICE_ENVS_DIR=str(envs_dir))
 
 
 def sluice(root: Path, envs_dir: Path, *args: str | Path, script: bool = False,

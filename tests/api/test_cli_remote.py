@@ -1,7 +1,6 @@
 """The CLI with --server: the same commands, acting on a real `sluice server` instead of the local store."""
 
 import json
-import os
 import signal
 import subprocess
 import time
@@ -12,11 +11,11 @@ from google.api_core import exceptions as gexc
 from google.cloud import aiplatform_v1
 
 from tests.api.conftest import Server, new_id
-from tests.support import SLUICE, wait_for
+from tests.support import SLUICE, sluice_env, wait_for
 
 
 def sluice(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SLUICE_ROOT": str(tmp_path / "cli-root"), "COLUMNS": "200"}
+    env = sluice_env(tmp_path / "cli-root", COLUMNS="200")
     return subprocess.run([str(SLUICE), *args], capture_output=True, text=True, env=env, timeout=120, check=False)
 
 
@@ -61,7 +60,7 @@ def test_run_of_a_failing_pipeline_reports_the_task(server: Server, parent: str,
 def test_ctrl_c_cancels_the_job_on_the_server(server: Server, client: Any, parent: str, tmp_path: Path,
                                               template_files: dict[str, Path]) -> None:
     job_id = new_id("cli-sleep")
-    env = {**os.environ, "SLUICE_ROOT": str(tmp_path / "cli-root")}
+    env = sluice_env(tmp_path / "cli-root")
     command = [str(SLUICE), "run", str(template_files["sleeper"]), "--job-id", job_id, "--server", server.url,
                "--parent", parent]
     with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
